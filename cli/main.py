@@ -1,0 +1,166 @@
+"""The ``nlu`` command line: one thin function per command; the work happens in importable library functions.
+
+Heavy imports (torch, transformers) happen inside the commands, so ``nlu --help`` and ``nlu validate`` are fast.
+Library code raises :class:`nlu.errors.NLUError`; only :func:`main` turns it into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from nlu.errors import InterruptedRun, NLUError
+
+app = typer.Typer(
+    name="nlu",
+    help="Intent detection and slot filling: train, evaluate, predict.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Inspect data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+SetOption = typer.Option(
+    None, "--set", help="Override a recipe key: --set training.epochs=3 (repeatable).", show_default=False
+)
+
+
+def _echo_json(obj: dict) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False))
+
+
+@app.command()
+def train(
+    recipe: Path = typer.Argument(..., help="The YAML recipe, e.g. recipes/quickstart.yaml."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Run directory (default: the recipe's)."),
+    overrides: list[str] | None = SetOption,
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted run from its last checkpoint."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Start over in a run directory that holds a run."
+    ),
+) -> None:
+    """Train a model from a recipe; the run directory gets the best model, metrics and a dev report."""
+    from nlu.training.trainer import train as run
+
+    result = run(recipe, overrides or [], output_dir=output, resume=resume, overwrite=overwrite)
+    typer.echo(f"best model: {result.best_model_dir}  (training took {result.train_seconds:.0f} s)")
+    if result.dev_metrics:
+        d = result.dev_metrics
+        typer.echo(
+            f"dev: intent accuracy {d['intent_accuracy']:.4f}, slot F1 {d['slot_f1']:.4f}, "
+            f"exact match {d['exact_match']:.4f}  (report: {result.run_dir / 'report' / 'report.md'})"
+        )
+
+
+@app.command()
+def evaluate(
+    model_dir: Path = typer.Argument(..., help="A model directory, e.g. runs/quickstart/best."),
+    data: str = typer.Option(..., "--data", "-d", help="A data set name (atis, snips, demo) or folder."),
+    split: str = typer.Option("test", "--split", help="Which split to score."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Report folder (default: beside the model)."
+    ),
+) -> None:
+    """Score a model: intent accuracy, slot P/R/F1, exact match (each ± standard error), report.md and plots."""
+    from nlu.evaluation.evaluate import evaluate as run
+
+    s = run(model_dir, data, split, output)
+    typer.echo(f"{data} / {split}: {s['n']} utterances")
+    for key in ("intent_accuracy", "slot_precision", "slot_recall", "slot_f1", "exact_match"):
+        se = s.get(f"{key}_se")
+        typer.echo(f"  {key:16s} {100 * s[key]:6.2f}" + (f" ± {100 * se:.2f}" if se is not None else ""))
+    typer.echo(f"report: {Path(s['report_dir']) / 'report.md'}")
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., help="A model directory."),
+    texts: list[str] | None = typer.Argument(None, help="Utterances to parse.", show_default=False),
+    input: str | None = typer.Option(
+        None, "--input", "-i", help="A file with one utterance a line, or - for stdin."
+    ),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+) -> None:
+    """Parse utterances; print one JSON object per utterance (intent, ranking, entities with offsets)."""
+    from nlu.inference import Predictor
+
+    lines = list(texts or [])
+    if input is not None:
+        stream = sys.stdin if input == "-" else _open_text(Path(input))
+        lines.extend(line.rstrip("\n") for line in stream)
+    if not lines:
+        raise NLUError("nothing to parse: give utterances as arguments or --input FILE (- for stdin)")
+    predictor = Predictor.load(model_dir, batch_size=batch_size)
+    for prediction in predictor.predict(lines):
+        _echo_json(prediction.to_dict())
+
+
+def _open_text(path: Path):
+    if not path.is_file():
+        raise NLUError(f"{path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError as err:
+        raise NLUError(f"{path}: not valid UTF-8 (offset {err.start}); re-encode it as UTF-8") from None
+
+
+@app.command()
+def validate(
+    recipes: list[Path] = typer.Argument(..., help="Recipe files to check."),
+    overrides: list[str] | None = SetOption,
+) -> None:
+    """Check recipes against the schema without training; report every problem at once."""
+    from nlu.errors import RecipeError
+    from nlu.training.recipe import load_recipe
+
+    problems: list[str] = []
+    for path in recipes:
+        try:
+            load_recipe(path, overrides or [])
+            typer.echo(f"ok: {path}")
+        except RecipeError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise RecipeError(problems)
+
+
+@data_app.command("stats")
+def data_stats(
+    dataset: str = typer.Argument(..., help="A data set name (atis, snips, demo) or folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Sizes, intents, slot types, lengths, and labels that dev/test have but train lacks."""
+    from nlu.data.stats import dataset_stats, render_stats
+
+    stats = dataset_stats(dataset)
+    if as_json:
+        _echo_json(stats)
+    else:
+        render_stats(stats)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("nlu").setLevel(logging.INFO)
+    try:
+        app()
+    except InterruptedRun as err:
+        typer.echo(f"interrupted: {err}", err=True)
+        sys.exit(130)
+    except NLUError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

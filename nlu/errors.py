@@ -1,0 +1,31 @@
+"""Every exception the library raises on purpose.
+
+Library code raises one of these; only the CLI turns them into a message and an exit code. Each message says
+what is wrong and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class NLUError(Exception):
+    """Base class: an error whose message is meant for the user, without a traceback."""
+
+
+class DataError(NLUError):
+    """A data file or data set that cannot be read: names the file and, where there is one, the line."""
+
+
+class RecipeError(NLUError):
+    """A recipe that does not validate. ``problems`` holds one line per problem, all reported at once."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ModelError(NLUError):
+    """A model directory that is missing, incomplete or of an unknown architecture."""
+
+
+class InterruptedRun(NLUError):
+    """Training stopped before its end (Ctrl-C); a checkpoint was written and ``nlu train --resume`` continues."""

@@ -1,0 +1,76 @@
+"""Evaluate a model on a data split: predictions -> metrics -> report files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nlu.data.example import Example
+from nlu.evaluation.metrics import EvaluationResult, evaluate_predictions
+from nlu.prediction import Prediction
+
+
+def _known_labels(model) -> tuple[set[str], set[str]]:
+    intents = {x for x in model.config.intent_labels if x != "UNK"}
+    slot_types = {x[2:] for x in model.config.slot_labels if x[:2] in ("B-", "I-")}
+    return intents, slot_types
+
+
+def evaluate_examples(
+    model, tokenizer, examples: list[Example], bootstrap: int = 1000, return_predictions: bool = False
+) -> EvaluationResult | tuple[EvaluationResult, list[Prediction]]:
+    """Predict on the examples' own words and score against their gold labels."""
+    from nlu.inference import Predictor
+
+    predictions = Predictor(model, tokenizer).predict_examples(examples)
+    known_intents, known_slot_types = _known_labels(model)
+    result = evaluate_predictions(
+        examples,
+        predictions,
+        known_intents=known_intents,
+        known_slot_types=known_slot_types,
+        bootstrap=bootstrap,
+    )
+    return (result, predictions) if return_predictions else result
+
+
+def write_evaluation(
+    result: EvaluationResult,
+    examples: list[Example],
+    predictions: list[Prediction],
+    out_dir: Path,
+    title: str,
+    extra: dict | None = None,
+) -> None:
+    from nlu.evaluation.report import write_report
+
+    write_report(result, examples, predictions, Path(out_dir), title=title, extra=extra)
+
+
+def evaluate(
+    model_dir: str | Path, dataset: str, split: str = "test", output_dir: str | Path | None = None
+) -> dict:
+    """``nlu evaluate``: score a model directory on a split; write the report to ``output_dir``
+    (default ``MODEL_DIR/../eval-<dataset>-<split>``). Returns the summary metrics."""
+    from nlu.data.registry import load_split, resolve
+    from nlu.inference import Predictor
+
+    source = resolve(dataset)
+    examples = load_split(source, split)
+    predictor = Predictor.load(model_dir)
+    result, predictions = evaluate_examples(
+        predictor.model, predictor.tokenizer, examples, return_predictions=True
+    )
+    model_dir = Path(model_dir)
+    name = Path(dataset).name if source.name is None else source.name
+    out = Path(output_dir) if output_dir else model_dir.parent / f"eval-{name}-{split}"
+    write_evaluation(
+        result,
+        examples,
+        predictions,
+        out,
+        title=f"{model_dir} on {source.describe()} / {split}",
+        extra={"model_dir": str(model_dir), "dataset": dataset, "split": split},
+    )
+    summary = result.to_dict()["summary"]
+    summary["report_dir"] = str(out)
+    return summary

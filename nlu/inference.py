@@ -1,0 +1,111 @@
+"""Predictions from a trained torch model directory: raw text or pre-tokenised examples -> :class:`Prediction`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from transformers import AutoTokenizer, PreTrainedModel
+
+from nlu.data.alignment import entities_from_tags, first_subtoken_mask, offsets_for_tokens, split_words
+from nlu.data.example import Example
+from nlu.errors import ModelError
+from nlu.prediction import Prediction
+
+RANKING_SIZE = 10
+
+
+class Predictor:
+    """Wraps a trained joint model and its tokenizer. ``predict`` takes raw text and splits it into words with
+    the model's word-splitting rule; ``predict_examples`` takes the words of already-tokenised examples."""
+
+    def __init__(self, model: PreTrainedModel, tokenizer, batch_size: int = 64):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.intent_labels: list[str] = list(model.config.intent_labels)
+        self.slot_labels: list[str] = list(model.config.slot_labels)
+        self.max_length: int = int(model.config.max_seq_length)
+
+    @classmethod
+    def load(cls, model_dir: str | Path, batch_size: int = 64) -> Predictor:
+        from nlu.models import load_model
+
+        model = load_model(model_dir)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        except (OSError, ValueError) as err:
+            raise ModelError(f"{model_dir}: the tokenizer files are missing or broken: {err}") from None
+        return cls(model, tokenizer, batch_size=batch_size)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        items = []
+        for text in texts:
+            words = split_words(text)
+            items.append((text, [w for w, _, _ in words], [(s, e) for _, s, e in words]))
+        return self._predict(items)
+
+    def predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:
+        items = []
+        for ex in examples:
+            text, offsets = offsets_for_tokens(ex.tokens)
+            items.append((text, list(ex.tokens), offsets))
+        return self._predict(items)
+
+    def _predict(self, items: list[tuple[str, list[str], list[tuple[int, int]]]]) -> list[Prediction]:
+        results: list[Prediction | None] = [None] * len(items)
+        todo = []
+        for i, (text, words, _) in enumerate(items):
+            if words:
+                todo.append(i)
+            else:  # empty or white space only: nothing to classify
+                results[i] = Prediction(text=text, intent=None, intent_confidence=0.0)
+        todo.sort(key=lambda i: len(items[i][1]))  # similar lengths together: less padding
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start : start + self.batch_size]
+            for i, prediction in zip(chunk, self._predict_batch([items[i] for i in chunk]), strict=True):
+                results[i] = prediction
+        return results  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _predict_batch(self, items: list[tuple[str, list[str], list[tuple[int, int]]]]) -> list[Prediction]:
+        enc = self.tokenizer(
+            [words for _, words, _ in items],
+            is_split_into_words=True,
+            truncation=True,
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        word_ids = [enc.word_ids(b) for b in range(len(items))]
+        word_mask = torch.tensor([first_subtoken_mask(w) for w in word_ids], dtype=torch.bool)
+        inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        out = self.model(**inputs)
+        decoded = self.model.decode(out, word_mask)
+        predictions = []
+        for b, (text, words, offsets) in enumerate(items):
+            seen = sorted({w for w in word_ids[b] if w is not None})
+            tags = ["O"] * len(words)
+            confidences = [1.0] * len(words)
+            for w, tag_id, conf in zip(seen, decoded.slot_ids[b], decoded.slot_confidences[b], strict=True):
+                tags[w] = self.slot_labels[tag_id]
+                confidences[w] = conf
+            words_used = (seen[-1] + 1) if seen else 0
+            probs = decoded.intent_probs[b]
+            ranked = sorted(range(1, len(probs)), key=lambda k: -probs[k])[:RANKING_SIZE]
+            ranking = [(self.intent_labels[k], probs[k]) for k in ranked]
+            predictions.append(
+                Prediction(
+                    text=text,
+                    intent=ranking[0][0],
+                    intent_confidence=ranking[0][1],
+                    ranking=ranking,
+                    entities=entities_from_tags(text, offsets, tags, confidences),
+                    tokens=list(words),
+                    tags=tags,
+                    truncated=words_used < len(words),
+                    words_used=words_used,
+                )
+            )
+        return predictions

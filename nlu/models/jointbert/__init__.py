@@ -1,0 +1,4 @@
+from nlu.models.jointbert.configuration_jointbert import JointBertConfig
+from nlu.models.jointbert.modeling_jointbert import JointBertForIntentSlot
+
+__all__ = ["JointBertConfig", "JointBertForIntentSlot"]

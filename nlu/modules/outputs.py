@@ -1,0 +1,32 @@
+"""Typed outputs shared by the joint models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers.utils import ModelOutput
+
+
+@dataclass
+class JointOutput(ModelOutput):
+    """``loss`` only when labels are given.
+
+    intent_logits: (batch, num_intents); slot_logits: (batch, seq_len, num_slot_tags), per sub-token.
+    """
+
+    loss: torch.Tensor | None = None
+    intent_logits: torch.Tensor | None = None
+    slot_logits: torch.Tensor | None = None
+    intent_loss: torch.Tensor | None = None
+    slot_loss: torch.Tensor | None = None
+
+
+@dataclass
+class DecodedBatch:
+    """Word-level decisions for a batch: per utterance, intent probabilities over the intent vocabulary
+    (UNK forced to 0), and one slot tag id and confidence per word that the model saw."""
+
+    intent_probs: list[list[float]]
+    slot_ids: list[list[int]]
+    slot_confidences: list[list[float]]

@@ -1,0 +1,163 @@
+"""The recipe schema: a YAML file -> a validated :class:`Recipe`, with every problem reported at once.
+
+Each error names the file, the dotted key, what is wrong and what to write instead, e.g.
+``recipes/atis/x.yaml: training.learning_rate: expected a number, got 'fast'``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nlu.errors import RecipeError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSection(_Section):
+    dataset: str = Field(description="a data set name from data_cards/ (atis, snips, demo) or a folder path")
+    hf_config: str | None = Field(None, description="configuration name of a Hugging Face hub dataset")
+    columns: dict[str, str] | None = Field(
+        None, description="map tokens/tags/intent to a HF dataset's columns"
+    )
+    train_split: str = "train"
+    dev_split: str | None = "dev"
+    test_split: str | None = "test"
+
+
+class ModelSection(_Section):
+    architecture: Literal["jointbert"] = "jointbert"
+    backbone: str = Field("minilm", description="'minilm' (packaged), a local folder or a hub id")
+    use_crf: bool = False
+    classifier_dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    intent_loss_coef: float = Field(1.0, ge=0.0)
+    max_length: int = Field(128, ge=8, le=4096)
+
+
+class TrainingSection(_Section):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(5e-5, gt=0.0)
+    head_learning_rate: float | None = Field(
+        None, gt=0.0, description="for the heads and CRF; default: learning_rate"
+    )
+    weight_decay: float = Field(0.01, ge=0.0)
+    warmup_ratio: float = Field(0.1, ge=0.0, le=1.0)
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    seed: int = 42
+    metric: Literal["exact_match", "slot_f1", "intent_accuracy", "loss"] = "exact_match"
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="epochs without improvement; null = off"
+    )
+    checkpoint_every: int = Field(500, ge=1, description="optimizer steps between resumable checkpoints")
+    keep_checkpoints: int = Field(2, ge=1)
+    max_steps: int | None = Field(
+        None, ge=1, description="stop after this many optimizer steps (smoke tests)"
+    )
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
+
+
+class Recipe(_Section):
+    description: str | None = None
+    data: DataSection
+    model: ModelSection = ModelSection()
+    training: TrainingSection = TrainingSection()
+    output_dir: str = Field("runs/default", description="run directory, relative to the working directory")
+
+    @model_validator(mode="after")
+    def _splits_differ(self) -> Recipe:
+        if self.data.dev_split is not None and self.data.dev_split == self.data.train_split:
+            raise ValueError(
+                "data.dev_split must differ from data.train_split (best-model selection needs held-out data)"
+            )
+        return self
+
+
+def _expected(error: dict) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    return error["msg"].lower()
+
+
+def _suggest(loc: tuple, data: dict) -> str:
+    """'did you mean ...' for an unknown key, from the known keys of the same section."""
+    model: type[BaseModel] = Recipe
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if (
+            field is None
+            or not isinstance(field.annotation, type)
+            or not issubclass(field.annotation, BaseModel)
+        ):
+            return ""
+        model = field.annotation
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    known = ", ".join(model.model_fields)
+    return f"; did you mean '{close[0]}'?" if close else f"; known keys here: {known}"
+
+
+def _format_errors(source: str, err: ValidationError, data: dict) -> list[str]:
+    problems = []
+    for error in err.errors():
+        loc = tuple(str(p) for p in error["loc"])
+        key = ".".join(loc) or "(top level)"
+        message = _expected(error)
+        if error["type"] == "extra_forbidden":
+            message += _suggest(loc, data)
+        elif error["type"] != "missing" and "input" in error:
+            message += f", got {error['input']!r}"
+        problems.append(f"{source}: {key}: {message}")
+    return problems
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``training.epochs=3`` -> (["training", "epochs"], 3). The value is read as YAML (numbers, booleans, null)."""
+    if "=" not in text:
+        raise RecipeError([f"--set {text}: expected dotted.key=value, e.g. --set training.epochs=3"])
+    key, value = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(value) if value.strip() else ""
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    for item in overrides:
+        path, value = parse_override(item)
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise RecipeError([f"--set {item}: {part} is not a section"])
+        node[path[-1]] = value
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override and validate a recipe; raise :class:`RecipeError` listing every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError([f"{path}: no such recipe file"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise RecipeError([f"{path}: not valid YAML: {err}"]) from None
+    except UnicodeDecodeError:
+        raise RecipeError([f"{path}: not UTF-8 text"]) from None
+    if not isinstance(data, dict):
+        raise RecipeError([f"{path}: expected a mapping with data/model/training sections"])
+    data = apply_overrides(data, overrides or [])
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as err:
+        raise RecipeError(_format_errors(str(path), err, data)) from None
+
+
+def dump_recipe(recipe: Recipe) -> str:
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,375 @@
+"""The training loop: plain code on ``accelerate``, readable top to bottom.
+
+The same loop runs on one CPU, on a GPU, or under ``accelerate launch`` / ``torchrun`` with several processes.
+A run directory holds::
+
+    recipe.yaml          the resolved recipe (overrides applied)
+    intent_labels.txt    label vocabularies from the training split
+    slot_labels.txt
+    metrics.jsonl        one line per evaluation on dev
+    checkpoints/step-N/  resumable state: weights, optimizer, scheduler, RNG, position in the data
+    best/                the best model so far by ``training.metric`` (swapped in atomically)
+    report/              evaluation of the best model on dev (report.md, metrics.json, plots)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+from nlu.data.labels import LabelVocab
+from nlu.data.registry import DataSource, has_split, load_split, resolve
+from nlu.errors import InterruptedRun, RecipeError
+from nlu.models import build_model
+from nlu.models.backbones import resolve_backbone
+from nlu.training.checkpoints import list_checkpoints, prune_checkpoints, write_dir_atomically
+from nlu.training.data import BucketBatchSampler, Collator, encode_examples
+from nlu.training.recipe import Recipe, dump_recipe, load_recipe
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainerState:
+    """Where the run is; saved beside every checkpoint so ``--resume`` continues from the same batch."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    best_metric: float | None = None
+    best_epoch: int | None = None
+    epochs_without_improvement: int = 0
+    finished: bool = False
+    history: list[dict] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.__dict__, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> TrainerState:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_model_dir: Path
+    best_metric: float | None
+    dev_metrics: dict
+    train_seconds: float
+
+
+StepCallback = Callable[[TrainerState], None]
+
+
+def train(
+    recipe_path: str | Path,
+    overrides: Sequence[str] = (),
+    output_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_step_end: StepCallback | None = None,
+) -> TrainResult:
+    """Train from a recipe file. ``overrides`` are ``dotted.key=value`` strings, as ``--set`` takes them."""
+    recipe = load_recipe(recipe_path, list(overrides))
+    run_dir = Path(output_dir or recipe.output_dir)
+    return run_training(recipe, run_dir, resume=resume, overwrite=overwrite, on_step_end=on_step_end)
+
+
+def _prepare_run_dir(recipe: Recipe, run_dir: Path, resume: bool, overwrite: bool) -> Recipe:
+    saved = run_dir / "recipe.yaml"
+    if resume:
+        if not list_checkpoints(run_dir):
+            raise RecipeError(
+                [f"{run_dir}: nothing to resume (no complete checkpoint in {run_dir / 'checkpoints'})"]
+            )
+        stored = load_recipe(saved)
+        if dump_recipe(stored) != dump_recipe(recipe):
+            logger.warning("--resume: using the recipe stored in %s, not the one given", saved)
+        return stored
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise RecipeError(
+                [
+                    f"{run_dir}: the run directory already holds a run. Continue it with --resume, choose another "
+                    "with --output DIR, or replace it with --overwrite"
+                ]
+            )
+        # The old best model stays until the new run writes a better one; the rest is stale.
+        for stale in ("checkpoints", "metrics.jsonl", "report"):
+            path = run_dir / stale
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+    return recipe
+
+
+def _optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """AdamW; no weight decay on biases and LayerNorm; heads (and CRF) may learn faster than the encoder."""
+    t = recipe.training
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        is_head = not name.startswith("encoder.")
+        no_decay = param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+        groups.setdefault((is_head, no_decay), []).append(param)
+    param_groups = [
+        {
+            "params": params,
+            "lr": (t.head_learning_rate or t.learning_rate) if is_head else t.learning_rate,
+            "weight_decay": 0.0 if no_decay else t.weight_decay,
+        }
+        for (is_head, no_decay), params in sorted(groups.items())
+    ]
+    return torch.optim.AdamW(param_groups)
+
+
+def run_training(
+    recipe: Recipe,
+    run_dir: Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_step_end: StepCallback | None = None,
+) -> TrainResult:
+    from nlu.evaluation.evaluate import evaluate_examples, write_evaluation
+
+    accelerator = Accelerator()
+    is_main = accelerator.is_main_process
+    recipe = _prepare_run_dir(recipe, run_dir, resume, overwrite) if is_main else recipe
+    accelerator.wait_for_everyone()
+    if not is_main and resume:
+        recipe = load_recipe(run_dir / "recipe.yaml")
+    t, m = recipe.training, recipe.model
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    set_seed(t.seed)
+
+    # Data: everything is read and checked before any model is built.
+    source: DataSource = resolve(recipe.data.dataset)
+    source.hf_config, source.columns = recipe.data.hf_config, recipe.data.columns
+    train_examples = load_split(source, recipe.data.train_split)
+    dev_examples = (
+        load_split(source, recipe.data.dev_split)
+        if recipe.data.dev_split and has_split(source, recipe.data.dev_split)
+        else []
+    )
+    labels = LabelVocab.from_examples(train_examples)
+    backbone_path = resolve_backbone(m.backbone)
+    tokenizer = AutoTokenizer.from_pretrained(backbone_path)
+    if not getattr(tokenizer, "is_fast", False):
+        raise RecipeError([f"model.backbone: {m.backbone!r} has no fast tokenizer; word alignment needs one"])
+
+    model = build_model(
+        m.architecture,
+        backbone=m.backbone,
+        labels=labels,
+        use_crf=m.use_crf,
+        classifier_dropout=m.classifier_dropout,
+        intent_loss_coef=m.intent_loss_coef,
+        max_length=m.max_length,
+    )
+    train_set = encode_examples(train_examples, tokenizer, labels, m.max_length)
+    sampler = BucketBatchSampler([len(ids) for ids in train_set["input_ids"]], t.batch_size, seed=t.seed)
+    loader = torch.utils.data.DataLoader(
+        train_set.with_format(None),
+        batch_sampler=sampler,
+        collate_fn=Collator(tokenizer.pad_token_id or 0),
+        # A private generator: creating the iterator must not draw from the global RNG, or a resumed run's
+        # dropout masks would differ from the uninterrupted run's.
+        generator=torch.Generator().manual_seed(t.seed),
+    )
+    steps_per_epoch_global = len(loader)
+    total_steps = t.max_steps or t.epochs * steps_per_epoch_global
+    optimizer = _optimizer(model, recipe)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    steps_per_epoch = len(loader)
+    max_steps = (
+        math.ceil(total_steps / accelerator.num_processes) if t.max_steps else t.epochs * steps_per_epoch
+    )
+
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
+        labels.save(run_dir)
+
+    state = TrainerState()
+    if resume:
+        checkpoint = list_checkpoints(run_dir)[-1]
+        accelerator.load_state(str(checkpoint))
+        state = TrainerState.load(checkpoint / "trainer_state.json")
+        if is_main:
+            logger.info(
+                "resuming from %s (epoch %d, step %d)", checkpoint, state.epoch + 1, state.global_step
+            )
+
+    def save_checkpoint() -> None:
+        final = run_dir / "checkpoints" / f"step-{state.global_step:07d}"
+        tmp = run_dir / "checkpoints" / f".step-{state.global_step:07d}.tmp"
+        if is_main and tmp.exists():
+            shutil.rmtree(tmp)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp))
+        accelerator.wait_for_everyone()
+        if is_main:
+            state.save(tmp / "trainer_state.json")
+            if final.exists():
+                shutil.rmtree(final)
+            tmp.rename(final)
+            prune_checkpoints(run_dir, t.keep_checkpoints)
+        accelerator.wait_for_everyone()
+
+    def save_best() -> None:
+        unwrapped = accelerator.unwrap_model(model)
+
+        def write(folder: Path) -> None:
+            unwrapped.save_pretrained(folder, safe_serialization=True)
+            tokenizer.save_pretrained(folder)
+            labels.save(folder)
+            (folder / "training_info.json").write_text(
+                json.dumps(
+                    {
+                        "epoch": state.epoch + 1,
+                        "step": state.global_step,
+                        "metric": t.metric,
+                        "value": state.best_metric,
+                        "recipe": recipe.model_dump(mode="json"),
+                    },
+                    indent=2,
+                ),
+                encoding="utf-8",
+            )
+
+        if is_main:
+            write_dir_atomically(run_dir / "best", write)
+        accelerator.wait_for_everyone()
+
+    progress = Progress(
+        TextColumn("[bold]epoch {task.fields[epoch]}"),
+        BarColumn(),
+        TextColumn("step {task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[speed]:.1f} it/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not is_main,
+    )
+    started = time.perf_counter()
+    model.train()
+    with progress:
+        task = progress.add_task(
+            "train", total=max_steps, completed=state.global_step, epoch=state.epoch + 1, loss=0.0, speed=0.0
+        )
+        try:
+            while not state.finished and state.epoch < t.epochs:
+                sampler.set_epoch(state.epoch)
+                progress.update(task, epoch=state.epoch + 1)
+                running, seen, tick = 0.0, 0, time.perf_counter()
+                for step_in_epoch, batch in enumerate(loader):
+                    if step_in_epoch < state.step_in_epoch:
+                        continue  # already trained on before the interruption
+                    out = model(**batch)
+                    accelerator.backward(out.loss)
+                    accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                    state.global_step += 1
+                    state.step_in_epoch = step_in_epoch + 1
+                    running, seen = running + out.loss.item(), seen + 1
+                    elapsed = time.perf_counter() - tick
+                    progress.update(task, advance=1, loss=running / seen, speed=seen / max(elapsed, 1e-9))
+                    if state.global_step % t.checkpoint_every == 0:
+                        save_checkpoint()
+                    if on_step_end is not None:
+                        on_step_end(state)
+                    if state.global_step >= max_steps:
+                        state.finished = True
+                        break
+                # End of an epoch (or of max_steps): evaluate on dev, keep the best, maybe stop early.
+                record = {
+                    "epoch": state.epoch + 1,
+                    "step": state.global_step,
+                    "train_loss": running / max(seen, 1),
+                    "seconds": time.perf_counter() - started,
+                }
+                improved = True
+                if dev_examples:
+                    model.eval()
+                    summary = evaluate_examples(
+                        accelerator.unwrap_model(model), tokenizer, dev_examples, bootstrap=0
+                    ).to_dict()["summary"]
+                    model.train()
+                    value = summary[t.metric]
+                    record["dev"] = summary
+                    improved = state.best_metric is None or value > state.best_metric
+                    if improved:
+                        state.best_metric, state.best_epoch = value, state.epoch + 1
+                        state.epochs_without_improvement = 0
+                    else:
+                        state.epochs_without_improvement += 1
+                state.history.append(record)
+                if is_main:
+                    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+                        f.write(json.dumps(record) + "\n")
+                    dev_text = f" dev {t.metric}={record['dev'][t.metric]:.4f}" if dev_examples else ""
+                    progress.console.print(
+                        f"epoch {state.epoch + 1}: loss={record['train_loss']:.4f}{dev_text}"
+                        + (" (best)" if improved and dev_examples else "")
+                    )
+                if improved:
+                    save_best()
+                state.epoch += 1
+                state.step_in_epoch = 0
+                patience = t.early_stopping_patience
+                if patience is not None and state.epochs_without_improvement >= patience:
+                    if is_main:
+                        progress.console.print(f"early stop: no better dev {t.metric} for {patience} epochs")
+                    state.finished = True
+                save_checkpoint()
+        except KeyboardInterrupt:
+            save_checkpoint()
+            raise InterruptedRun(
+                f"training interrupted at step {state.global_step}; a checkpoint is in {run_dir / 'checkpoints'}. "
+                f"Continue with: nlu train RECIPE --output {run_dir} --resume"
+            ) from None
+    train_seconds = time.perf_counter() - started
+    state.finished = True
+
+    dev_metrics: dict = {}
+    if is_main and dev_examples:
+        from nlu.models import load_model
+
+        best = load_model(run_dir / "best")
+        result, predictions = evaluate_examples(best, tokenizer, dev_examples, return_predictions=True)
+        write_evaluation(
+            result,
+            dev_examples,
+            predictions,
+            run_dir / "report",
+            title=f"{source.describe()} / {recipe.data.dev_split} — best model of {run_dir}",
+            extra={"train_seconds": train_seconds, "best_epoch": state.best_epoch},
+        )
+        dev_metrics = result.to_dict()["summary"]
+    accelerator.wait_for_everyone()
+    return TrainResult(
+        run_dir=run_dir,
+        best_model_dir=run_dir / "best",
+        best_metric=state.best_metric,
+        dev_metrics=dev_metrics,
+        train_seconds=train_seconds,
+    )
