@@ -94,7 +94,7 @@ def predict(
     lines = list(texts or [])
     if input is not None:
         stream = sys.stdin if input == "-" else _open_text(Path(input))
-        lines.extend(line.rstrip("\n") for line in stream)
+        lines.extend(line.rstrip("\r\n") for line in stream)  # CRLF files: no '\r' in the text
     if not lines:
         raise NLUError("nothing to parse: give utterances as arguments or --input FILE (- for stdin)")
     predictor = Predictor.load(model_dir, batch_size=batch_size)
@@ -105,10 +105,14 @@ def predict(
 def _open_text(path: Path):
     if not path.is_file():
         raise NLUError(f"{path}: no such file")
+    raw = path.read_bytes()
     try:
-        return path.read_text(encoding="utf-8").splitlines(keepends=True)
+        return raw.decode("utf-8-sig").splitlines(keepends=True)  # a BOM is not text
     except UnicodeDecodeError as err:
-        raise NLUError(f"{path}: not valid UTF-8 (offset {err.start}); re-encode it as UTF-8") from None
+        line = raw[: err.start].count(b"\n") + 1
+        raise NLUError(
+            f"{path}:{line}: not valid UTF-8 (byte offset {err.start}); re-encode it as UTF-8"
+        ) from None
 
 
 @app.command()

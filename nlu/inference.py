@@ -79,8 +79,11 @@ class Predictor:
             return_tensors="pt",
         )
         word_ids = [enc.word_ids(b) for b in range(len(items))]
-        word_mask = torch.tensor([first_subtoken_mask(w) for w in word_ids], dtype=torch.bool)
-        inputs = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        device = self.model.device
+        word_mask = torch.tensor([first_subtoken_mask(w) for w in word_ids], dtype=torch.bool, device=device)
+        inputs = {
+            k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")
+        }
         out = self.model(**inputs)
         decoded = self.model.decode(out, word_mask)
         predictions = []

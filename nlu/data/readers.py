@@ -22,7 +22,7 @@ def _read_lines(path: Path) -> list[str]:
         raise DataError(f"{path}: no such file")
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not part of the first word
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise DataError(

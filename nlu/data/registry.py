@@ -10,6 +10,7 @@ through ``datasets``.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,10 @@ def load_split(source: DataSource | str, split: str) -> list[Example]:
 
 def has_split(source: DataSource, split: str) -> bool:
     if source.kind == "hf":
+        # A save_to_disk DatasetDict lists its splits; a hub id cannot be checked offline.
+        index = Path(source.location) / "dataset_dict.json"
+        if index.is_file():
+            return split in json.loads(index.read_text(encoding="utf-8")).get("splits", [])
         return True
     folder = Path(source.location)
     return (folder / f"{split}.jsonl").is_file() or (folder / split / "seq.in").is_file()

@@ -42,7 +42,8 @@ def dataset_stats(name_or_path: str) -> dict:
         for split, expected in (card.get("splits") or {}).items():
             found = out["splits"].get(split, {}).get("utterances")
             if found != expected:
-                out["card_mismatches"].append(f"{split}: card says {expected} utterances, files have {found}")
+                files = "no such split" if found is None else f"the files have {found}"
+                out["card_mismatches"].append(f"{split}: the card says {expected} utterances, {files}")
         if "train" in out["splits"]:
             for key, field in (("num_intents", "intents"), ("num_slot_types", "slot_types")):
                 if key in card and card[key] != out["splits"]["train"][field]:

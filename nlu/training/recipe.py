@@ -124,7 +124,13 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise RecipeError([f"--set {text}: expected dotted.key=value, e.g. --set training.epochs=3"])
     key, value = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value) if value.strip() else ""
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        raise RecipeError(
+            [f"--set {text}: the value {value!r} is not valid YAML; quote it, e.g. --set '{key}=\"{value}\"'"]
+        ) from None
+    return key.strip().split("."), parsed
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:

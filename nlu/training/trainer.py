@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from nlu.data.labels import LabelVocab
 from nlu.data.registry import DataSource, has_split, load_split, resolve
-from nlu.errors import InterruptedRun, RecipeError
+from nlu.errors import InterruptedRun, NLUError, RecipeError
 from nlu.models import build_model
 from nlu.models.backbones import resolve_backbone
 from nlu.training.checkpoints import list_checkpoints, prune_checkpoints, write_dir_atomically
@@ -148,6 +149,14 @@ def run_training(
     from nlu.evaluation.evaluate import evaluate_examples, write_evaluation
 
     accelerator = Accelerator()
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and accelerator.num_processes == 1:
+        # accelerate sets up CPU processes (gloo) only when asked to; otherwise, under torchrun on a machine
+        # without GPUs, every process would train alone as "the main process" in the same run directory.
+        raise NLUError(
+            f"launched as {launched} processes, but accelerate set up only one. For CPU-only "
+            "training set ACCELERATE_USE_CPU=1 (torchrun) or use `accelerate launch --cpu`"
+        )
     is_main = accelerator.is_main_process
     recipe = _prepare_run_dir(recipe, run_dir, resume, overwrite) if is_main else recipe
     accelerator.wait_for_everyone()
@@ -276,7 +285,11 @@ def run_training(
         )
         try:
             while not state.finished and state.epoch < t.epochs:
+                # The prepared loader re-sets its sampler's epoch from a counter of its own each time it is
+                # iterated, and that counter restarts at 0 in a resumed run: set both, or a run resumed in
+                # epoch 2 replays epoch 1's batch order.
                 sampler.set_epoch(state.epoch)
+                loader.set_epoch(state.epoch)
                 progress.update(task, epoch=state.epoch + 1)
                 running, seen, tick = 0.0, 0, time.perf_counter()
                 for step_in_epoch, batch in enumerate(loader):

