@@ -52,6 +52,7 @@ class TrainerState:
     best_metric: float | None = None
     best_epoch: int | None = None
     epochs_without_improvement: int = 0
+    epoch_loss_sum: float = 0.0  # over this epoch's steps so far, so a resumed epoch reports its whole loss
     finished: bool = False
     history: list[dict] = field(default_factory=list)
 
@@ -291,7 +292,7 @@ def run_training(
                 sampler.set_epoch(state.epoch)
                 loader.set_epoch(state.epoch)
                 progress.update(task, epoch=state.epoch + 1)
-                running, seen, tick = 0.0, 0, time.perf_counter()
+                seen, tick = 0, time.perf_counter()
                 for step_in_epoch, batch in enumerate(loader):
                     if step_in_epoch < state.step_in_epoch:
                         continue  # already trained on before the interruption
@@ -303,9 +304,15 @@ def run_training(
                     optimizer.zero_grad()
                     state.global_step += 1
                     state.step_in_epoch = step_in_epoch + 1
-                    running, seen = running + out.loss.item(), seen + 1
+                    state.epoch_loss_sum += out.loss.item()
+                    seen += 1
                     elapsed = time.perf_counter() - tick
-                    progress.update(task, advance=1, loss=running / seen, speed=seen / max(elapsed, 1e-9))
+                    progress.update(
+                        task,
+                        advance=1,
+                        loss=state.epoch_loss_sum / state.step_in_epoch,
+                        speed=seen / max(elapsed, 1e-9),
+                    )
                     if state.global_step % t.checkpoint_every == 0:
                         save_checkpoint()
                     if on_step_end is not None:
@@ -317,7 +324,7 @@ def run_training(
                 record = {
                     "epoch": state.epoch + 1,
                     "step": state.global_step,
-                    "train_loss": running / max(seen, 1),
+                    "train_loss": state.epoch_loss_sum / max(state.step_in_epoch, 1),
                     "seconds": time.perf_counter() - started,
                 }
                 improved = True
@@ -347,7 +354,7 @@ def run_training(
                 if improved:
                     save_best()
                 state.epoch += 1
-                state.step_in_epoch = 0
+                state.step_in_epoch, state.epoch_loss_sum = 0, 0.0
                 patience = t.early_stopping_patience
                 if patience is not None and state.epochs_without_improvement >= patience:
                     if is_main:

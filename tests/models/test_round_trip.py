@@ -1,0 +1,151 @@
+"""The round trip every model must pass (STYLE.md habit 10).
+
+Each variant is trained for a few steps from a recipe with the tiny backbone; its ``best/`` folder is loaded back
+with ``Predictor.load`` and must handle one utterance, a batch, empty input and an over-long input, with labels
+that do not depend on how the input arrives. Every step is its own test on the same trained folder
+(``trained_model_dir``), so a new architecture is one more entry in ``VARIANTS`` and a new stage of the trip
+(an exported model, a runtime) is one more test function taking ``trained_model_dir`` and ``predictor``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from conftest import write_recipe
+
+from nlu.data.alignment import split_words
+from nlu.data.registry import load_split
+from nlu.inference import Predictor
+from nlu.prediction import Prediction
+
+# recipe ``model`` section per variant; all train 30 steps at a high learning rate so that the tiny model
+# predicts a mix of tags (a model that says "O" everywhere would make the consistency checks vacuous)
+VARIANTS = {
+    "jointbert": {"architecture": "jointbert", "use_crf": False},
+    "jointbert_crf": {"architecture": "jointbert", "use_crf": True},
+}
+
+UTTERANCES = [
+    "can you play shake it off",
+    "wake me up at 7 am tomorrow",
+    "turn the bathroom desk lamp off",
+    "what's the weather in paris?",
+    "hi",
+]
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def trained_model_dir(request, tmp_path_factory, tiny_backbone) -> Path:
+    from nlu.training.trainer import train
+
+    folder = tmp_path_factory.mktemp(f"round-trip-{request.param}")
+    recipe = write_recipe(
+        folder / "recipe.yaml",
+        tiny_backbone,
+        model=VARIANTS[request.param],
+        training={"max_steps": 30, "epochs": 2, "learning_rate": 1e-2, "warmup_ratio": 0.0},
+    )
+    return train(recipe, output_dir=folder / "run").best_model_dir
+
+
+@pytest.fixture(scope="module")
+def predictor(trained_model_dir) -> Predictor:
+    return Predictor.load(trained_model_dir)
+
+
+def same_labels(a: Prediction, b: Prediction) -> bool:
+    return (
+        a.intent == b.intent
+        and a.tags == b.tags
+        and [(e.entity, e.start, e.end, e.value) for e in a.entities]
+        == [(e.entity, e.start, e.end, e.value) for e in b.entities]
+        and math.isclose(a.intent_confidence, b.intent_confidence, rel_tol=1e-4, abs_tol=1e-6)
+    )
+
+
+def test_best_folder_is_self_contained(trained_model_dir):
+    files = {p.name for p in trained_model_dir.iterdir()}
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "intent_labels.txt",
+        "slot_labels.txt",
+    } <= files
+    assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl"))]
+    config = json.loads((trained_model_dir / "config.json").read_text())
+    intents = (trained_model_dir / "intent_labels.txt").read_text().split()
+    assert config["intent_labels"] == intents and intents[0] == "UNK"
+    info = json.loads((trained_model_dir / "training_info.json").read_text())
+    assert info["step"] > 0 and info["metric"] == "exact_match"
+
+
+def test_one_utterance(predictor):
+    (prediction,) = predictor.predict([UTTERANCES[0]])
+    assert prediction.intent in predictor.intent_labels and prediction.intent != "UNK"
+    assert 0.0 < prediction.intent_confidence <= 1.0
+    confidences = [c for _, c in prediction.ranking]
+    assert prediction.ranking[0] == (prediction.intent, prediction.intent_confidence)
+    assert confidences == sorted(confidences, reverse=True)
+    assert "UNK" not in [name for name, _ in prediction.ranking]
+    assert prediction.tokens == UTTERANCES[0].split()
+    assert len(prediction.tags) == len(prediction.tokens)
+    assert all(tag in predictor.slot_labels and tag != "UNK" for tag in prediction.tags)
+    assert not prediction.truncated and prediction.words_used == len(prediction.tokens)
+    for entity in prediction.entities:
+        assert UTTERANCES[0][entity.start : entity.end] == entity.value
+        assert 0.0 < entity.confidence <= 1.0 + 1e-6
+    json.dumps(prediction.to_dict())
+
+
+def test_batch_gives_what_single_calls_give(predictor):
+    """Padding and length-sorting inside a batch must not change any label."""
+    batched = predictor.predict(UTTERANCES)
+    assert [p.text for p in batched] == UTTERANCES  # input order kept
+    for text, prediction in zip(UTTERANCES, batched, strict=True):
+        assert same_labels(prediction, predictor.predict([text])[0]), text
+    # a batch size smaller than the input splits it into several forward passes: same answers
+    small = Predictor(predictor.model, predictor.tokenizer, batch_size=2).predict(UTTERANCES)
+    assert all(same_labels(a, b) for a, b in zip(small, batched, strict=True))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\t\n"])
+def test_empty_input(predictor, text):
+    batch = predictor.predict([UTTERANCES[0], text, UTTERANCES[1]])
+    empty = batch[1]
+    assert empty.text == text and empty.intent is None and empty.intent_confidence == 0.0
+    assert empty.entities == [] and empty.tags == [] and not empty.truncated
+    assert empty.to_dict()["intent"] is None
+    assert batch[0].intent is not None and batch[2].intent is not None
+
+
+def test_600_word_input_is_truncated_without_error(predictor):
+    words = ("turn on the kitchen lights and play some jazz in the living room " * 50).split()[:600]
+    text = " ".join(words)
+    (prediction,) = predictor.predict([text])
+    assert len(words) == 600 and prediction.intent is not None
+    assert prediction.truncated and prediction.to_dict()["truncated"] is True
+    assert 0 < prediction.words_used < 600
+    assert prediction.words_used <= predictor.max_length - 2  # [CLS] and [SEP] take two sub-tokens
+    assert len(prediction.tags) == len(prediction.tokens) == 600
+    assert set(prediction.tags[prediction.words_used :]) == {"O"}  # unread words get no slot
+    last_read_end = split_words(text)[prediction.words_used - 1][2]
+    assert all(e.end <= last_read_end for e in prediction.entities)
+    # the words that were read are labelled as if the utterance had stopped there
+    (prefix,) = predictor.predict([" ".join(words[: prediction.words_used])])
+    assert prefix.tags == prediction.tags[: prediction.words_used]
+
+
+def test_pretokenised_and_raw_text_agree(predictor):
+    """``predict_examples`` (the evaluator's path) and ``predict`` (the user's path) label DEMO test alike."""
+    examples = load_split("demo", "test")
+    from_words = predictor.predict_examples(examples)
+    from_text = predictor.predict([" ".join(ex.tokens) for ex in examples])
+    disagree = [
+        ex.id for ex, a, b in zip(examples, from_words, from_text, strict=True) if not same_labels(a, b)
+    ]
+    assert not disagree
+    assert {tag for p in from_words for tag in p.tags} != {"O"}  # the check above compared real slot labels

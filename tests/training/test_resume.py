@@ -1,0 +1,162 @@
+"""Resuming: a run interrupted after a checkpoint and continued with ``resume=True`` ends with exactly the weights
+and dev metrics of a run that was never interrupted. Also: Ctrl-C, and the run-directory guards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import write_recipe
+from safetensors.torch import load_file
+
+from nlu.data.demo import DEMO_DIR
+from nlu.errors import InterruptedRun, RecipeError
+from nlu.training.checkpoints import list_checkpoints
+from nlu.training.trainer import TrainerState, train
+
+
+class Crash(Exception):
+    """Stands for a process that dies (OOM, pre-emption) between two steps."""
+
+
+def stop_at(step: int, error: BaseException):
+    def callback(state: TrainerState) -> None:
+        if state.global_step == step:
+            raise error
+
+    return callback
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    """The weights at the end of training: the last checkpoint's model."""
+    return load_file(list_checkpoints(run_dir)[-1] / "model.safetensors")
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.allclose(a[k], b[k], rtol=0, atol=1e-6)]
+    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
+
+
+def dev_history(run_dir: Path) -> list[tuple[int, int, float, dict]]:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(r["epoch"], r["step"], round(r["train_loss"], 6), r["dev"]) for r in records]
+
+
+def interrupted_then_resumed(recipe: Path, run_dir: Path, step: int) -> None:
+    with pytest.raises(Crash):
+        train(recipe, output_dir=run_dir, on_step_end=stop_at(step, Crash()))
+    assert list_checkpoints(run_dir)[-1].name == f"step-{step:07d}"
+    train(recipe, output_dir=run_dir, resume=True)
+
+
+# --------------------------------------------------------------------------------------- one epoch, max_steps
+
+
+@pytest.fixture(scope="module")
+def short_recipe(tmp_path_factory, tiny_backbone) -> Path:
+    """12 steps of one epoch on DEMO (30 batches an epoch), a checkpoint every 4 steps."""
+    folder = tmp_path_factory.mktemp("resume-short")
+    return write_recipe(
+        folder / "recipe.yaml", tiny_backbone, training={"max_steps": 12, "checkpoint_every": 4, "epochs": 1}
+    )
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(short_recipe) -> Path:
+    run_dir = short_recipe.parent / "uninterrupted"
+    train(short_recipe, output_dir=run_dir)
+    return run_dir
+
+
+def test_resume_mid_epoch_matches_an_uninterrupted_run(short_recipe, uninterrupted):
+    run_dir = short_recipe.parent / "crashed-at-8"
+    interrupted_then_resumed(short_recipe, run_dir, step=8)
+
+    assert_same_weights(final_weights(run_dir), final_weights(uninterrupted))
+    assert_same_weights(
+        load_file(run_dir / "best" / "model.safetensors"),
+        load_file(uninterrupted / "best" / "model.safetensors"),
+    )
+    assert dev_history(run_dir) == dev_history(uninterrupted)
+    state = TrainerState.load(list_checkpoints(run_dir)[-1] / "trainer_state.json")
+    assert state.finished and state.global_step == 12
+
+
+def test_ctrl_c_writes_a_checkpoint_that_resumes_exactly(short_recipe, uninterrupted):
+    run_dir = short_recipe.parent / "ctrl-c-at-6"
+    with pytest.raises(InterruptedRun, match="--resume"):
+        train(short_recipe, output_dir=run_dir, on_step_end=stop_at(6, KeyboardInterrupt()))
+    # step 6 is no multiple of checkpoint_every: this checkpoint was written because of the interruption
+    assert list_checkpoints(run_dir)[-1].name == "step-0000006"
+    state = TrainerState.load(list_checkpoints(run_dir)[-1] / "trainer_state.json")
+    assert (state.global_step, state.step_in_epoch, state.finished) == (6, 6, False)
+    assert not (run_dir / "metrics.jsonl").exists()
+
+    train(short_recipe, output_dir=run_dir, resume=True)
+    assert_same_weights(final_weights(run_dir), final_weights(uninterrupted))
+    assert dev_history(run_dir) == dev_history(uninterrupted)
+
+
+# --------------------------------------------------------------------------------------- several epochs
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory) -> Path:
+    """48 DEMO training utterances (3 batches of 16) and 16 dev utterances, so that epochs are cheap."""
+    folder = tmp_path_factory.mktemp("small-demo")
+    for split, n in (("train", 48), ("dev", 16)):
+        lines = (DEMO_DIR / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()[:n]
+        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "crash_at",
+    [
+        4,  # epoch 2, after its first batch: the resumed run must replay epoch 2's batch order, not epoch 1's
+        6,  # the last step of epoch 2, before that epoch's evaluation
+    ],
+)
+def test_resume_across_epochs_matches_an_uninterrupted_run(tmp_path, tiny_backbone, small_dataset, crash_at):
+    recipe = write_recipe(
+        tmp_path / "recipe.yaml",
+        tiny_backbone,
+        data={"dataset": str(small_dataset)},
+        training={"max_steps": None, "epochs": 3, "checkpoint_every": 2, "keep_checkpoints": 1},
+    )
+    train(recipe, output_dir=tmp_path / "uninterrupted")
+    interrupted_then_resumed(recipe, tmp_path / "resumed", step=crash_at)
+
+    assert_same_weights(final_weights(tmp_path / "resumed"), final_weights(tmp_path / "uninterrupted"))
+    assert_same_weights(
+        load_file(tmp_path / "resumed" / "best" / "model.safetensors"),
+        load_file(tmp_path / "uninterrupted" / "best" / "model.safetensors"),
+    )
+    history = dev_history(tmp_path / "resumed")
+    assert [(epoch, step) for epoch, step, _, _ in history] == [(1, 3), (2, 6), (3, 9)]
+    assert history == dev_history(tmp_path / "uninterrupted")
+
+
+# --------------------------------------------------------------------------------------- run-directory guards
+
+
+def test_resume_without_a_checkpoint_is_a_recipe_error(tmp_path, tiny_backbone):
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone)
+    with pytest.raises(RecipeError, match="nothing to resume"):
+        train(recipe, output_dir=tmp_path / "never-ran", resume=True)
+
+
+def test_an_existing_run_is_not_overwritten_by_accident(tmp_path, tiny_backbone):
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone, training={"max_steps": 2})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text('{"epoch": 1, "step": 99}\n')
+    with pytest.raises(RecipeError, match="--resume.*--overwrite"):
+        train(recipe, output_dir=run_dir)
+    assert (run_dir / "metrics.jsonl").read_text() == '{"epoch": 1, "step": 99}\n'
+
+    train(recipe, output_dir=run_dir, overwrite=True)
+    assert [step for _, step, _, _ in dev_history(run_dir)] == [2]  # the stale line went away
