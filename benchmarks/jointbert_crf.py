@@ -144,7 +144,7 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("NLU_DATA_DIR"):
         sys.exit("set NLU_DATA_DIR to the folder holding atis/ and snips/ (in a checkout: ../shared/data)")
-    command = "python " + " ".join([str(Path(sys.argv[0]).relative_to(REPO))] + sys.argv[1:])
+    command = "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO))] + sys.argv[1:])
     records = []
     for dataset in args.datasets:
         for recipe in args.recipes:

@@ -81,24 +81,33 @@ def evaluate(
 
 @app.command()
 def predict(
-    model_dir: Path = typer.Argument(..., help="A model directory."),
+    model_dir: Path = typer.Argument(
+        ..., help="A model directory, or an artifact directory from nlu export."
+    ),
     texts: list[str] | None = typer.Argument(None, help="Utterances to parse.", show_default=False),
     input: str | None = typer.Option(
         None, "--input", "-i", help="A file with one utterance a line, or - for stdin."
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
 ) -> None:
-    """Parse utterances; print one JSON object per utterance (intent, ranking, entities with offsets)."""
-    from nlu.inference import Predictor
+    """Parse utterances; print one JSON object per utterance (intent, ranking, entities with offsets).
 
+    MODEL_DIR is a trained model directory or an artifact directory written by `nlu export`."""
     lines = list(texts or [])
     if input is not None:
         stream = sys.stdin if input == "-" else _open_text(Path(input))
         lines.extend(line.rstrip("\r\n") for line in stream)  # CRLF files: no '\r' in the text
     if not lines:
         raise NLUError("nothing to parse: give utterances as arguments or --input FILE (- for stdin)")
-    predictor = Predictor.load(model_dir, batch_size=batch_size)
-    for prediction in predictor.predict(lines):
+    if (model_dir / "nlu.json").is_file():  # an artifact directory from `nlu export`: no torch needed
+        from nlu.runtime import Parser
+
+        predictions = Parser.load(model_dir).parse_batch(lines, batch_size=batch_size)
+    else:
+        from nlu.inference import Predictor
+
+        predictions = Predictor.load(model_dir, batch_size=batch_size).predict(lines)
+    for prediction in predictions:
         _echo_json(prediction.to_dict())
 
 
@@ -113,6 +122,48 @@ def _open_text(path: Path):
         raise NLUError(
             f"{path}:{line}: not valid UTF-8 (byte offset {err.start}); re-encode it as UTF-8"
         ) from None
+
+
+@app.command()
+def export(
+    model_dir: Path = typer.Argument(..., help="A trained model directory, e.g. runs/atis/best."),
+    out_dir: Path = typer.Argument(..., help="The artifact directory to write."),
+    quantize: str = typer.Option("none", "--quantize", help="none or int8 (dynamic, per-channel)."),
+    optimize: bool = typer.Option(True, "--optimize/--no-optimize", help="onnxruntime transformer fusions."),
+    data: str | None = typer.Option(None, "--data", "-d", help="Check (and score) on this data set's split."),
+    split: str = typer.Option("dev", "--split", help="The split --data uses."),
+) -> None:
+    """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch."""
+    from nlu.export import export_model
+
+    report = export_model(model_dir, out_dir, quantize=quantize, optimize=optimize, data=data, split=split)
+    parity = report["parity"]
+    typer.echo(
+        f"wrote {out_dir} ({report['model_bytes'] / 1e6:.1f} MB, quantization {quantize}); checked on "
+        f"{parity['utterances']} utterances ({report['check_data']}): max |logit diff| "
+        f"{parity['max_abs_logit_difference']:.2e}, intent agreement {parity['intent_agreement']:.4f}, "
+        f"slot tag agreement {parity['slot_tag_agreement']:.4f}"
+    )
+    for name, scores in report.get("scores", {}).items():
+        typer.echo(
+            f"  {name:5s} intent accuracy {scores['intent_accuracy']:.4f}  slot F1 {scores['slot_f1']:.4f}  "
+            f"exact match {scores['exact_match']:.4f}"
+        )
+
+
+@app.command()
+def serve(
+    artifact_dir: Path = typer.Argument(..., help="An artifact directory written by nlu export."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(5005, "--port"),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    threads: int = typer.Option(1, "--threads", min=1, help="onnxruntime threads per worker."),
+    max_body: int = typer.Option(64 * 1024, "--max-body", help="Largest request body in bytes (413 above)."),
+) -> None:
+    """Serve an exported model over HTTP: POST /parse, /model/parse (Rasa), /parse/batch; GET /health, /version."""
+    from nlu.serve import run_server
+
+    run_server(artifact_dir, host=host, port=port, workers=workers, threads=threads, max_body=max_body)
 
 
 @app.command()

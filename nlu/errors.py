@@ -29,3 +29,11 @@ class ModelError(NLUError):
 
 class InterruptedRun(NLUError):
     """Training stopped before its end (Ctrl-C); a checkpoint was written and ``nlu train --resume`` continues."""
+
+
+class ArtifactError(NLUError):
+    """An artifact directory that is missing, incomplete, tampered with or of an unknown format."""
+
+
+class ExportError(NLUError):
+    """An export whose ONNX graph disagrees with the torch model, or that could not be written."""

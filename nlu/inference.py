@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, PreTrainedModel
 
-from nlu.data.alignment import entities_from_tags, first_subtoken_mask, offsets_for_tokens, split_words
+from nlu.data.alignment import assemble_prediction, first_subtoken_mask, offsets_for_tokens, split_words
 from nlu.data.example import Example
 from nlu.errors import ModelError
 from nlu.prediction import Prediction
@@ -86,29 +86,18 @@ class Predictor:
         }
         out = self.model(**inputs)
         decoded = self.model.decode(out, word_mask)
-        predictions = []
-        for b, (text, words, offsets) in enumerate(items):
-            seen = sorted({w for w in word_ids[b] if w is not None})
-            tags = ["O"] * len(words)
-            confidences = [1.0] * len(words)
-            for w, tag_id, conf in zip(seen, decoded.slot_ids[b], decoded.slot_confidences[b], strict=True):
-                tags[w] = self.slot_labels[tag_id]
-                confidences[w] = conf
-            words_used = (seen[-1] + 1) if seen else 0
-            probs = decoded.intent_probs[b]
-            ranked = sorted(range(1, len(probs)), key=lambda k: -probs[k])[:RANKING_SIZE]
-            ranking = [(self.intent_labels[k], probs[k]) for k in ranked]
-            predictions.append(
-                Prediction(
-                    text=text,
-                    intent=ranking[0][0],
-                    intent_confidence=ranking[0][1],
-                    ranking=ranking,
-                    entities=entities_from_tags(text, offsets, tags, confidences),
-                    tokens=list(words),
-                    tags=tags,
-                    truncated=words_used < len(words),
-                    words_used=words_used,
-                )
+        return [
+            assemble_prediction(
+                text,
+                words,
+                offsets,
+                word_ids[b],
+                decoded.intent_probs[b],
+                decoded.slot_ids[b],
+                decoded.slot_confidences[b],
+                self.intent_labels,
+                self.slot_labels,
+                ranking_size=RANKING_SIZE,
             )
-        return predictions
+            for b, (text, words, offsets) in enumerate(items)
+        ]

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 
 from nlu.data.bio import spans
-from nlu.prediction import Entity
+from nlu.prediction import Entity, Prediction
 
 WORD_SPLIT_RULE = "ws_punct_v1"
 _LEADING = "\"'([{“‘«"
@@ -90,3 +90,44 @@ def offsets_for_tokens(tokens: Sequence[str]) -> tuple[str, list[tuple[int, int]
         offsets.append((position, position + len(tok)))
         position += len(tok) + 1
     return " ".join(tokens), offsets
+
+
+def assemble_prediction(
+    text: str,
+    words: Sequence[str],
+    offsets: Sequence[tuple[int, int]],
+    word_ids: Sequence[int | None],
+    intent_probs: Sequence[float],
+    slot_ids: Sequence[int],
+    slot_confidences: Sequence[float],
+    intent_labels: Sequence[str],
+    slot_labels: Sequence[str],
+    ranking_size: int = 10,
+) -> Prediction:
+    """One utterance's :class:`Prediction` from the model's decisions, shared by the torch predictor and the
+    ONNX runtime so both give the same output for the same numbers.
+
+    ``word_ids``: the tokenizer's word index per sub-token (None for special tokens), after truncation;
+    ``slot_ids``/``slot_confidences``: one per word the model saw, in word order; ``intent_probs``: over the
+    intent vocabulary, whose index 0 (UNK) is never reported. Words past the truncation point are tagged ``O``.
+    """
+    seen = sorted({w for w in word_ids if w is not None})
+    tags = ["O"] * len(words)
+    confidences = [1.0] * len(words)
+    for w, tag_id, conf in zip(seen, slot_ids, slot_confidences, strict=True):
+        tags[w] = slot_labels[tag_id]
+        confidences[w] = float(conf)
+    words_used = (seen[-1] + 1) if seen else 0
+    ranked = sorted(range(1, len(intent_probs)), key=lambda k: -intent_probs[k])[:ranking_size]
+    ranking = [(intent_labels[k], float(intent_probs[k])) for k in ranked]
+    return Prediction(
+        text=text,
+        intent=ranking[0][0],
+        intent_confidence=ranking[0][1],
+        ranking=ranking,
+        entities=entities_from_tags(text, offsets, tags, confidences),
+        tokens=list(words),
+        tags=tags,
+        truncated=words_used < len(words),
+        words_used=words_used,
+    )

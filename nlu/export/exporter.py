@@ -1,0 +1,324 @@
+"""``nlu export``: a trained model directory -> an artifact directory for the torch-free runtime.
+
+The artifact holds ``model.onnx`` (dynamic batch and sequence axes), ``tokenizer.json``, the label files,
+``nlu.json`` (the manifest: toolkit version, architecture, decoding information such as CRF transitions, maximum
+length, word-splitting rule, SHA-256 of every file) and ``export_report.json``.
+
+Every export checks itself before anything appears at the destination: the tokenizer must give the same ids as
+the training tokenizer, the ONNX logits must match torch within the architecture's tolerance, and the decoded
+intents and tags must agree. Everything is written to a temporary directory beside the destination and renamed
+into place only when complete; a failed check leaves the destination as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from nlu.data.alignment import WORD_SPLIT_RULE
+from nlu.data.example import Example
+from nlu.errors import ExportError
+from nlu.export.onnx_config import ONNX_CONFIGS, OnnxConfig
+from nlu.runtime.manifest import FORMAT_VERSION, MANIFEST, sha256_file
+from nlu.training.checkpoints import write_dir_atomically
+
+logger = logging.getLogger(__name__)
+
+Quantize = Literal["none", "int8"]
+
+# Used when no data set is given: plain requests of several lengths, plus one long enough to be truncated.
+_BUILTIN_CHECK = [
+    "hello",
+    "turn on the lights in the kitchen",
+    "show me flights from boston to denver tomorrow morning",
+    "play the latest album by the rolling stones on spotify",
+    "what will the weather be like in paris on friday afternoon",
+    "book a table for four at an italian restaurant near union square at seven thirty pm",
+    " ".join(["please find me a cheap flight from new york to san francisco"] * 40),
+]
+
+
+def _nlu_version() -> str:
+    try:
+        return version("nlu")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _check_examples(data: str | None, split: str) -> tuple[list[Example], bool]:
+    """The utterances the parity check runs on: a data split if one is given, else a built-in list."""
+    if data:
+        from nlu.data.registry import load_split
+
+        return load_split(data, split), True
+    return [
+        Example(id=f"check-{i}", tokens=t.split(), tags=["O"] * len(t.split()), intent="UNK")
+        for i, t in enumerate(_BUILTIN_CHECK)
+    ], False
+
+
+def _torch_export(config: OnnxConfig, model, tokenizer, path: Path, opset: int) -> list[str]:
+    inputs = config.inputs(model)
+    sample = tokenizer(
+        [["a", "short", "one"], ["a", "somewhat", "longer", "example", "sentence", "here"]],
+        is_split_into_words=True,
+        padding=True,
+        return_tensors="pt",
+    )
+    args = tuple(sample[name] for name in inputs)
+    batch, seq = (
+        torch.export.Dim("batch", max=4096),
+        torch.export.Dim("sequence", max=model.config.max_seq_length),
+    )
+    dynamic = {name: {0: batch, 1: seq} for name in inputs}
+    # The exporter logs a warning per torchvision operator it cannot register; this model uses none of them.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            config.wrap(model).eval(),
+            args,
+            input_names=inputs,
+            output_names=list(config.outputs),
+            dynamic_shapes=dynamic,
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    program.save(str(path), external_data=False)
+    return inputs
+
+
+def _optimize(source: Path, target: Path, model) -> tuple[Path, dict]:
+    """onnxruntime's transformer fusions (LayerNorm, GELU, attention where the pattern matches)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    encoder = model.encoder.config
+    try:
+        optimized = optimize_model(
+            str(source),
+            model_type="bert",
+            num_heads=getattr(encoder, "num_attention_heads", 0),
+            hidden_size=getattr(encoder, "hidden_size", 0),
+        )
+        fused = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
+        optimized.save_model_to_file(str(target))
+        return target, fused
+    except Exception as err:  # an encoder the fusion passes do not know: keep the plain graph
+        logger.warning("graph optimisation skipped (%s); the unoptimised graph is used", err)
+        return source, {}
+
+
+def _quantize(source: Path, target: Path) -> Path:
+    """int8 dynamic quantisation, per output channel, of the matrix multiplications."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    hint = _DropMessage("pre-processing before quantization")  # an unconditional hint, not about this model
+    root.addFilter(hint)
+    for handler in root.handlers:
+        handler.addFilter(hint)
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.removeFilter(hint)
+        for handler in root.handlers:
+            handler.removeFilter(hint)
+    return target
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+@torch.no_grad()
+def _parity(model, tokenizer, parser, config: OnnxConfig, examples: list[Example], quantized: bool) -> dict:
+    """ONNX vs torch on the same words: tokenizer ids, logits, decoded labels."""
+    from nlu.inference import Predictor
+
+    words = [ex.tokens for ex in examples]
+    max_diff = 0.0
+    for start in range(0, len(words), 32):
+        chunk = words[start : start + 32]
+        hf = tokenizer(
+            chunk, is_split_into_words=True, truncation=True, max_length=model.config.max_seq_length
+        )
+        intent_onnx, slot_onnx, _ = parser.logits(chunk)
+        encodings = parser.tokenizer.encode_batch([list(w) for w in chunk], is_pretokenized=True)
+        for i, enc in enumerate(encodings):
+            if enc.ids != hf["input_ids"][i]:
+                raise ExportError(
+                    f"the exported tokenizer splits {' '.join(chunk[i])[:80]!r} differently from the model's own "
+                    "tokenizer; the artifact would not reproduce the model"
+                )
+        batch = tokenizer(
+            chunk,
+            is_split_into_words=True,
+            truncation=True,
+            max_length=model.config.max_seq_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        out = model(**{k: v for k, v in batch.items() if k in config.inputs(model)})
+        valid = batch["attention_mask"].numpy().astype(bool)
+        max_diff = max(
+            max_diff,
+            float(np.abs(out.intent_logits.numpy() - intent_onnx).max()),
+            float(np.abs(out.slot_logits.numpy() - slot_onnx)[valid].max()),
+        )
+    torch_predictions = Predictor(model, tokenizer).predict_examples(examples)
+    onnx_predictions = parser.parse_words(words)
+    intents_agree = sum(
+        a.intent == b.intent for a, b in zip(torch_predictions, onnx_predictions, strict=True)
+    )
+    tags_total = sum(len(p.tags) for p in torch_predictions)
+    tags_agree = sum(
+        x == y
+        for a, b in zip(torch_predictions, onnx_predictions, strict=True)
+        for x, y in zip(a.tags, b.tags, strict=True)
+    )
+    intent_agreement, tag_agreement = intents_agree / len(examples), tags_agree / max(tags_total, 1)
+    required = config.min_agreement_int8 if quantized else config.min_agreement_fp32
+    problems = []
+    if not quantized and max_diff > config.atol:
+        problems.append(f"max |logit difference| {max_diff:.2e} exceeds the tolerance {config.atol:.0e}")
+    if intent_agreement < required or tag_agreement < required:
+        problems.append(
+            f"label agreement with torch is intents {intent_agreement:.4f}, slot tags {tag_agreement:.4f}; "
+            f"at least {required} is required"
+        )
+    return {
+        "utterances": len(examples),
+        "max_abs_logit_difference": max_diff,
+        "atol": None if quantized else config.atol,
+        "intent_agreement": intent_agreement,
+        "slot_tag_agreement": tag_agreement,
+        "min_agreement": required,
+        "passed": not problems,
+        "problems": problems,
+        "torch_predictions": torch_predictions,
+        "onnx_predictions": onnx_predictions,
+    }
+
+
+def export_model(
+    model_dir: str | Path,
+    out_dir: str | Path,
+    quantize: Quantize = "none",
+    optimize: bool = True,
+    data: str | None = None,
+    split: str = "dev",
+    opset: int = 18,
+) -> dict:
+    """Export, check and write the artifact directory; return the export report.
+
+    ``data``/``split``: a data set whose split is used for the parity check and for the exported model's
+    scores beside the torch model's (default: a built-in list of utterances, no scores).
+    Raises :class:`ExportError` (and leaves ``out_dir`` untouched) when the check fails.
+    """
+    from transformers import AutoTokenizer
+
+    from nlu.evaluation.metrics import evaluate_predictions
+    from nlu.models import load_model
+    from nlu.runtime.parser import Parser
+
+    if quantize not in ("none", "int8"):
+        raise ExportError(f"--quantize must be none or int8, got {quantize!r}")
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    model = load_model(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    config = ONNX_CONFIGS.get(model.config.model_type)
+    if config is None:
+        raise ExportError(f"{model_dir}: architecture {model.config.model_type!r} has no ONNX export yet")
+    examples, scored = _check_examples(data, split)
+    report: dict = {}
+
+    def write(tmp: Path) -> None:
+        started = time.perf_counter()
+        fp32 = tmp / "model.fp32.onnx"
+        inputs = _torch_export(config, model, tokenizer, fp32, opset)
+        current, fused = _optimize(fp32, tmp / "model.opt.onnx", model) if optimize else (fp32, {})
+        if quantize == "int8":
+            current = _quantize(current, tmp / "model.int8.onnx")
+        current.rename(tmp / "model.onnx")
+        for leftover in tmp.glob("model.*.onnx"):
+            leftover.unlink()
+        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+        (tmp / "intent_labels.txt").write_text("\n".join(model.config.intent_labels) + "\n", encoding="utf-8")
+        (tmp / "slot_labels.txt").write_text("\n".join(model.config.slot_labels) + "\n", encoding="utf-8")
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "nlu_version": _nlu_version(),
+            "architecture": model.config.model_type,
+            "source_model": str(model_dir.resolve()),
+            "model_file": "model.onnx",
+            "tokenizer_file": "tokenizer.json",
+            "inputs": inputs,
+            "outputs": list(config.outputs),
+            "max_seq_length": model.config.max_seq_length,
+            "word_split": WORD_SPLIT_RULE,
+            "pad_token_id": tokenizer.pad_token_id or 0,
+            "intent_labels": list(model.config.intent_labels),
+            "slot_labels": list(model.config.slot_labels),
+            "decoding": config.decoding(model),
+            "quantization": quantize,
+            "optimized": bool(optimize),
+            "fused_operators": fused,
+            "files": {},
+        }
+        for name in ("model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"):
+            manifest["files"][name] = sha256_file(tmp / name)
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+        parser = Parser.load(tmp)
+        parity = _parity(model, tokenizer, parser, config, examples, quantized=quantize == "int8")
+        torch_predictions, onnx_predictions = parity.pop("torch_predictions"), parity.pop("onnx_predictions")
+        report.update(
+            {
+                "model_dir": str(model_dir),
+                "quantization": quantize,
+                "optimized": bool(optimize),
+                "fused_operators": fused,
+                "model_bytes": (tmp / "model.onnx").stat().st_size,
+                "check_data": f"{data}/{split}" if data else "built-in utterances",
+                "parity": parity,
+                "export_seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+        if scored:
+            scores = {}
+            for name, predictions in (("torch", torch_predictions), ("onnx", onnx_predictions)):
+                summary = evaluate_predictions(examples, predictions, bootstrap=0).summary()
+                scores[name] = {k: summary[k] for k in ("intent_accuracy", "slot_f1", "exact_match")}
+            report["scores"] = scores
+        (tmp / "export_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        if not parity["passed"]:
+            raise ExportError(
+                "the exported graph disagrees with the torch model: "
+                + "; ".join(parity["problems"])
+                + f". Nothing was written to {out_dir}"
+            )
+
+    write_dir_atomically(out_dir, write)
+    return report

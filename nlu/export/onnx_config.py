@@ -1,0 +1,58 @@
+"""How each architecture exports (after optimum's ``OnnxConfig``): inputs, dynamic axes, outputs, decoding
+information for the runtime, and the tolerances the export check applies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class OnnxConfig:
+    """``atol``: largest |logit difference| allowed between an fp32 graph and torch. ``min_agreement``: share of
+    intents and of word tags that must agree with torch (1.0 for fp32; less for int8, whose logits move)."""
+
+    outputs: tuple[str, ...] = ("intent_logits", "slot_logits")
+    atol: float = 1e-3
+    min_agreement_fp32: float = 1.0
+    min_agreement_int8: float = 0.97
+
+    def inputs(self, model) -> list[str]:
+        names = ["input_ids", "attention_mask"]
+        if getattr(model.encoder.config, "type_vocab_size", 0) > 0:
+            names.append("token_type_ids")
+        return names
+
+    def decoding(self, model) -> dict:
+        """What the runtime needs besides the graph to turn logits into tags."""
+        crf = getattr(model, "crf", None)
+        if crf is None:
+            return {"type": "softmax"}
+        return {
+            "type": "crf",
+            "transitions": crf.transitions.detach().tolist(),
+            "start_transitions": crf.start_transitions.detach().tolist(),
+            "end_transitions": crf.end_transitions.detach().tolist(),
+        }
+
+    def wrap(self, model) -> torch.nn.Module:
+        return _LogitsOnly(model)
+
+
+class _LogitsOnly(torch.nn.Module):
+    """The graph holds the encoder and the heads; decoding (softmax or CRF Viterbi) runs in numpy at runtime."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        return out.intent_logits, out.slot_logits
+
+
+ONNX_CONFIGS: dict[str, OnnxConfig] = {
+    "nlu-jointbert": OnnxConfig(),
+}

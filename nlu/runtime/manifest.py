@@ -1,0 +1,52 @@
+"""The artifact manifest ``nlu.json``: what the runtime needs to decode, and a SHA-256 of every file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from nlu.errors import ArtifactError
+
+MANIFEST = "nlu.json"
+FORMAT_VERSION = 1
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(artifact_dir: Path, verify: bool = True) -> dict:
+    """Read ``nlu.json``; with ``verify``, check that every listed file exists and has its recorded SHA-256."""
+    path = artifact_dir / MANIFEST
+    if not artifact_dir.is_dir():
+        raise ArtifactError(f"{artifact_dir}: no such artifact directory")
+    if not path.is_file():
+        raise ArtifactError(f"{artifact_dir}: no {MANIFEST}; is this a directory written by `nlu export`?")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ArtifactError(
+            f"{path}: not valid JSON ({err}); the artifact is damaged, export it again"
+        ) from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path}: artifact format {manifest.get('format_version')!r}, this runtime reads {FORMAT_VERSION}; "
+            "export the model again with this version of nlu"
+        )
+    if verify:
+        for name, expected in manifest.get("files", {}).items():
+            file = artifact_dir / name
+            if not file.is_file():
+                raise ArtifactError(f"{file}: listed in {MANIFEST} but missing; the artifact is incomplete")
+            actual = sha256_file(file)
+            if actual != expected:
+                raise ArtifactError(
+                    f"{file}: SHA-256 {actual[:12]}… does not match {expected[:12]}… in {MANIFEST}; the file was "
+                    "changed or truncated after export. Export the model again"
+                )
+    return manifest
