@@ -68,7 +68,7 @@ def evaluate(
         None, "--output", "-o", help="Report folder (default: beside the model)."
     ),
 ) -> None:
-    """Score a model: intent accuracy, slot P/R/F1, exact match (each ± standard error), report.md and plots."""
+    """Score a model or an exported artifact: intent accuracy, slot P/R/F1, exact match (each ± standard error), report.md and plots."""
     from nlu.evaluation.evaluate import evaluate as run
 
     s = run(model_dir, data, split, output)

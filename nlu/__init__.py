@@ -1,0 +1,11 @@
+"""nlu: intent detection and slot filling — train, evaluate, export and serve joint models.
+
+Importing ``nlu`` is cheap on purpose (no torch): the torch-free runtime lives in ``nlu.runtime``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("nlu")
+except PackageNotFoundError:  # running from a checkout that was not installed
+    __version__ = "0.0.0+unknown"

@@ -9,9 +9,10 @@ from nlu.evaluation.metrics import EvaluationResult, evaluate_predictions
 from nlu.prediction import Prediction
 
 
-def _known_labels(model) -> tuple[set[str], set[str]]:
-    intents = {x for x in model.config.intent_labels if x != "UNK"}
-    slot_types = {x[2:] for x in model.config.slot_labels if x[:2] in ("B-", "I-")}
+def known_labels(intent_labels: list[str], slot_labels: list[str]) -> tuple[set[str], set[str]]:
+    """The training vocabulary as intent names and slot types (UNK left out)."""
+    intents = {x for x in intent_labels if x != "UNK"}
+    slot_types = {x[2:] for x in slot_labels if x[:2] in ("B-", "I-")}
     return intents, slot_types
 
 
@@ -22,7 +23,7 @@ def evaluate_examples(
     from nlu.inference import Predictor
 
     predictions = Predictor(model, tokenizer).predict_examples(examples)
-    known_intents, known_slot_types = _known_labels(model)
+    known_intents, known_slot_types = known_labels(model.config.intent_labels, model.config.slot_labels)
     result = evaluate_predictions(
         examples,
         predictions,
@@ -49,18 +50,29 @@ def write_evaluation(
 def evaluate(
     model_dir: str | Path, dataset: str, split: str = "test", output_dir: str | Path | None = None
 ) -> dict:
-    """``nlu evaluate``: score a model directory on a split; write the report to ``output_dir``
-    (default ``MODEL_DIR/../eval-<dataset>-<split>``). Returns the summary metrics."""
+    """``nlu evaluate``: score a model directory, or an artifact directory from ``nlu export``, on a split; write
+    the report to ``output_dir`` (default ``MODEL_DIR/../eval-<dataset>-<split>``). Returns the summary."""
     from nlu.data.registry import load_split, resolve
-    from nlu.inference import Predictor
 
     source = resolve(dataset)
     examples = load_split(source, split)
-    predictor = Predictor.load(model_dir)
-    result, predictions = evaluate_examples(
-        predictor.model, predictor.tokenizer, examples, return_predictions=True
-    )
     model_dir = Path(model_dir)
+    if (model_dir / "nlu.json").is_file():  # an exported artifact, scored through the torch-free runtime
+        from nlu.runtime import Parser
+
+        parser = Parser.load(model_dir)
+        predictions = parser.parse_words([ex.tokens for ex in examples])
+        known_intents, known_slot_types = known_labels(parser.intent_labels, parser.slot_labels)
+        result = evaluate_predictions(
+            examples, predictions, known_intents=known_intents, known_slot_types=known_slot_types
+        )
+    else:
+        from nlu.inference import Predictor
+
+        predictor = Predictor.load(model_dir)
+        result, predictions = evaluate_examples(
+            predictor.model, predictor.tokenizer, examples, return_predictions=True
+        )
     name = Path(dataset).name if source.name is None else source.name
     out = Path(output_dir) if output_dir else model_dir.parent / f"eval-{name}-{split}"
     write_evaluation(

@@ -16,13 +16,13 @@ import json
 import logging
 import time
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
+from nlu import __version__
 from nlu.data.alignment import WORD_SPLIT_RULE
 from nlu.data.example import Example
 from nlu.errors import ExportError
@@ -46,13 +46,6 @@ _BUILTIN_CHECK = [
 ]
 
 
-def _nlu_version() -> str:
-    try:
-        return version("nlu")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def _check_examples(data: str | None, split: str) -> tuple[list[Example], bool]:
     """The utterances the parity check runs on: a data split if one is given, else a built-in list."""
     if data:
@@ -73,7 +66,9 @@ def _torch_export(config: OnnxConfig, model, tokenizer, path: Path, opset: int) 
         padding=True,
         return_tensors="pt",
     )
-    args = tuple(sample[name] for name in inputs)
+    # A tokenizer whose model_input_names lack token_type_ids (RoBERTa-style, or transformers 5's generic
+    # tokenizers backend) returns none, while the graph still takes them; the model's default is all zeros.
+    args = tuple(sample[name] if name in sample else torch.zeros_like(sample["input_ids"]) for name in inputs)
     batch, seq = (
         torch.export.Dim("batch", max=4096),
         torch.export.Dim("sequence", max=model.config.max_seq_length),
@@ -269,7 +264,7 @@ def export_model(
         (tmp / "slot_labels.txt").write_text("\n".join(model.config.slot_labels) + "\n", encoding="utf-8")
         manifest = {
             "format_version": FORMAT_VERSION,
-            "nlu_version": _nlu_version(),
+            "nlu_version": __version__,
             "architecture": model.config.model_type,
             "source_model": str(model_dir.resolve()),
             "model_file": "model.onnx",
