@@ -68,7 +68,8 @@ def evaluate(
         None, "--output", "-o", help="Report folder (default: beside the model)."
     ),
 ) -> None:
-    """Score a model or an exported artifact: intent accuracy, slot P/R/F1, exact match (each ± standard error), report.md and plots."""
+    """Score a model or an exported artifact: intent accuracy, slot P/R/F1, exact match (each ± standard
+    error), per-intent and per-slot tables, report.md and plots."""
     from nlu.evaluation.evaluate import evaluate as run
 
     s = run(model_dir, data, split, output)
@@ -159,11 +160,22 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
     threads: int = typer.Option(1, "--threads", min=1, help="onnxruntime threads per worker."),
     max_body: int = typer.Option(64 * 1024, "--max-body", help="Largest request body in bytes (413 above)."),
+    max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most texts in one /parse/batch request."),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),
 ) -> None:
     """Serve an exported model over HTTP: POST /parse, /model/parse (Rasa), /parse/batch; GET /health, /version."""
     from nlu.serve import run_server
 
-    run_server(artifact_dir, host=host, port=port, workers=workers, threads=threads, max_body=max_body)
+    run_server(
+        artifact_dir,
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        max_body=max_body,
+        max_batch=max_batch,
+        access_log=access_log,
+    )
 
 
 @app.command()

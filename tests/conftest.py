@@ -1,88 +1,17 @@
-"""Shared fixtures: a tiny random BERT backbone built in code (no downloads), recipes that use it, and a tiny
-model trained for a few steps on the packaged DEMO data."""
+"""Shared fixtures: a tiny random BERT backbone built in code (no downloads), tiny models trained on the packaged
+DEMO data, artifacts exported from them, and a loopback server. Helpers are in ``nlu_testing.py``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import yaml
-
-from nlu.data.demo import DEMO_DIR
-
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-def build_tiny_backbone(folder: Path, extra_words: list[str] = ()) -> Path:
-    """A 2-layer, hidden-32 BERT with a word-piece vocabulary made from the DEMO words: fast to build, train
-    and save. Returns ``folder``."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
-
-    words: set[str] = set(extra_words)
-    for split in ("train", "dev", "test"):
-        for line in (DEMO_DIR / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
-            words.update(json.loads(line)["tokens"])
-    chars = sorted({c for w in words for c in w} | set("abcdefghijklmnopqrstuvwxyz0123456789.,!?'"))
-    vocab = SPECIALS + sorted(words) + chars + ["##" + c for c in chars]
-    folder.mkdir(parents=True, exist_ok=True)
-    tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
-    fast.save_pretrained(folder)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=1024,
-    )
-    BertModel(config).save_pretrained(folder)
-    return folder
+from nlu_testing import MIXED_TRAINING, build_tiny_backbone, serving, write_recipe
 
 
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory) -> Path:
     return build_tiny_backbone(tmp_path_factory.mktemp("tiny-bert"))
-
-
-def write_recipe(path: Path, backbone: Path | str, dataset: str = "demo", **sections) -> Path:
-    """A recipe for the tiny backbone; ``sections`` update the data/model/training sections."""
-    recipe = {
-        "data": {"dataset": dataset},
-        "model": {"architecture": "jointbert", "backbone": str(backbone), "use_crf": True, "max_length": 48},
-        "training": {
-            "epochs": 1,
-            "batch_size": 16,
-            "learning_rate": 1e-3,
-            "head_learning_rate": 1e-2,
-            "max_steps": 12,
-            "checkpoint_every": 4,
-            "seed": 7,
-            "num_threads": 1,
-        },
-        "output_dir": str(path.parent / "run"),
-    }
-    for section, values in sections.items():
-        if isinstance(values, dict):
-            recipe.setdefault(section, {}).update(values)
-        else:
-            recipe[section] = values
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +23,63 @@ def tiny_model_dir(tmp_path_factory, tiny_backbone) -> Path:
     recipe = write_recipe(folder / "recipe.yaml", tiny_backbone)
     result = train(recipe, output_dir=folder / "run")
     return result.best_model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_mixed_model_dir(tmp_path_factory, tiny_backbone):
+    """``tiny_mixed_model_dir(use_crf)`` -> the ``best`` folder of a tiny JointBERT (with or without CRF) trained
+    with ``MIXED_TRAINING`` on DEMO; each variant is trained once per session."""
+    from nlu.training.trainer import train
+
+    trained: dict[bool, Path] = {}
+
+    def get(use_crf: bool = True) -> Path:
+        if use_crf not in trained:
+            folder = tmp_path_factory.mktemp("tiny-crf-run" if use_crf else "tiny-softmax-run")
+            recipe = write_recipe(
+                folder / "recipe.yaml", tiny_backbone, model={"use_crf": use_crf}, training=MIXED_TRAINING
+            )
+            trained[use_crf] = train(recipe, output_dir=folder / "run").best_model_dir
+        return trained[use_crf]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tmp_path_factory, tiny_mixed_model_dir):
+    """``tiny_artifact(use_crf, quantize)`` -> an artifact directory written by ``export_model`` from
+    ``tiny_mixed_model_dir(use_crf)``; each is exported once per session (several seconds each) and shared, so
+    tests must not change it: copy it first (``shutil.copytree``)."""
+    from nlu.export import export_model
+
+    exported: dict[tuple[bool, str], Path] = {}
+
+    def get(use_crf: bool = True, quantize: str = "none") -> Path:
+        key = (use_crf, quantize)
+        if key not in exported:
+            name = f"artifact-{'crf' if use_crf else 'softmax'}-{quantize}"
+            out = tmp_path_factory.mktemp(name) / "artifact"
+            export_model(tiny_mixed_model_dir(use_crf), out, quantize=quantize)
+            exported[key] = out
+        return exported[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def artifact_dir(tiny_artifact) -> Path:
+    """The tiny JointBERT+CRF exported for the runtime (shared; copy before changing it)."""
+    return tiny_artifact(True, "none")
+
+
+@pytest.fixture(scope="session")
+def parser(artifact_dir):
+    from nlu.runtime import Parser
+
+    return Parser.load(artifact_dir, num_threads=1)
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """``with start_server(app) as url:`` runs ``app`` on a loopback port for the block."""
+    return serving

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import write_recipe
+from nlu_testing import write_recipe
 
 pytestmark = [
     pytest.mark.integration,

@@ -113,8 +113,33 @@ def _optimize(source: Path, target: Path, model) -> tuple[Path, dict]:
         return source, {}
 
 
+def _head_matmuls(model_path: Path) -> list[str]:
+    """The MatMul/Gemm nodes that produce the graph's outputs (the classifier heads), found by walking back
+    from each output through element-wise and shape operators."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    producers = {out: node for node in graph.node for out in node.output}
+    passthrough = {"Add", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze", "Gather", "Slice", "Flatten"}
+    heads, seen = [], set()
+    frontier = [output.name for output in graph.output]
+    while frontier:
+        node = producers.get(frontier.pop())
+        if node is None or node.name in seen:
+            continue
+        seen.add(node.name)
+        if node.op_type == "MatMul":
+            heads.append(node.name)
+        elif node.op_type == "Gemm":  # the quantiser first splits a Gemm into <name>_MatMul + <name>_Add
+            heads.extend([node.name, f"{node.name}_MatMul"])
+        elif node.op_type in passthrough:
+            frontier.extend(node.input)
+    return heads
+
+
 def _quantize(source: Path, target: Path) -> Path:
-    """int8 dynamic quantisation, per output channel, of the matrix multiplications."""
+    """int8 dynamic quantisation, per output channel, of the encoder's matrix multiplications. The classifier
+    heads stay in fp32: they are a tiny share of the work, and their logits decide every label."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -129,6 +154,7 @@ def _quantize(source: Path, target: Path) -> Path:
             str(target),
             weight_type=QuantType.QInt8,
             per_channel=True,
+            nodes_to_exclude=_head_matmuls(source),
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     finally:

@@ -10,6 +10,8 @@ from nlu.errors import ArtifactError
 
 MANIFEST = "nlu.json"
 FORMAT_VERSION = 1
+# What the Parser reads from the manifest; ``files`` is required so that deleting it cannot switch off the hashes.
+REQUIRED_KEYS = ("model_file", "tokenizer_file", "intent_labels", "slot_labels", "max_seq_length", "files")
 
 
 def sha256_file(path: Path) -> str:
@@ -33,13 +35,24 @@ def read_manifest(artifact_dir: Path, verify: bool = True) -> dict:
         raise ArtifactError(
             f"{path}: not valid JSON ({err}); the artifact is damaged, export it again"
         ) from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(
+            f"{path}: expected a JSON object, got {type(manifest).__name__}; the artifact is damaged, export it again"
+        )
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ArtifactError(
             f"{path}: artifact format {manifest.get('format_version')!r}, this runtime reads {FORMAT_VERSION}; "
             "export the model again with this version of nlu"
         )
+    missing = [key for key in REQUIRED_KEYS if key not in manifest]
+    if missing:
+        raise ArtifactError(
+            f"{path}: missing {', '.join(missing)}; the artifact is damaged, export the model again"
+        )
+    if not isinstance(manifest["files"], dict):
+        raise ArtifactError(f"{path}: 'files' must map file names to SHA-256; export the model again")
     if verify:
-        for name, expected in manifest.get("files", {}).items():
+        for name, expected in manifest["files"].items():
             file = artifact_dir / name
             if not file.is_file():
                 raise ArtifactError(f"{file}: listed in {MANIFEST} but missing; the artifact is incomplete")

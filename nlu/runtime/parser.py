@@ -48,9 +48,8 @@ class Parser:
         decoding = manifest.get("decoding", {"type": "softmax"})
         self.crf = None
         if decoding["type"] == "crf":
-            self.crf = tuple(
-                np.asarray(decoding[k], dtype=np.float64)
-                for k in ("transitions", "start_transitions", "end_transitions")
+            self.crf = crf_numpy.NumpyCRF(
+                decoding["transitions"], decoding["start_transitions"], decoding["end_transitions"]
             )
         if manifest.get("word_split") != WORD_SPLIT_RULE:
             raise ArtifactError(
@@ -149,9 +148,7 @@ class Parser:
             positions = [p for p, keep in enumerate(first_subtoken_mask(word_ids[b])) if keep]
             emissions = slot_logits[b, positions]
             if self.crf is not None:
-                path = crf_numpy.viterbi_decode(emissions, *self.crf)
-                marginals = crf_numpy.marginals(emissions, *self.crf)
-                confidences = [marginals[t, tag] for t, tag in enumerate(path)]
+                path, confidences = self.crf.decode(emissions)
             else:
                 probs = _softmax(emissions)
                 path = probs.argmax(-1).tolist()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from cli_helpers import run_main, run_process
-from conftest import write_recipe
+from nlu_testing import write_recipe
 from typer.testing import CliRunner
 
 from cli.main import app

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import write_recipe
+from nlu_testing import write_recipe
 
 from nlu.data.alignment import split_words
 from nlu.data.registry import load_split
@@ -149,3 +149,26 @@ def test_pretokenised_and_raw_text_agree(predictor):
     ]
     assert not disagree
     assert {tag for p in from_words for tag in p.tags} != {"O"}  # the check above compared real slot labels
+
+
+def test_exported_runtime_gives_the_same_labels(trained_model_dir, predictor, tmp_path_factory):
+    """Export to ONNX, load with the torch-free ``Parser``: the labels are the torch model's."""
+    from nlu.export import export_model
+    from nlu.runtime import Parser
+
+    artifact = tmp_path_factory.mktemp("round-trip-onnx") / "artifact"
+    assert export_model(trained_model_dir, artifact)["parity"]["passed"]
+    parser = Parser.load(artifact)
+    long_text = " ".join(
+        ("turn on the kitchen lights and play some jazz in the living room " * 50).split()[:600]
+    )
+    (one,) = parser.parse_batch([UTTERANCES[0]])
+    assert same_labels(one, predictor.predict([UTTERANCES[0]])[0])
+    for onnx, torch in zip(parser.parse_batch(UTTERANCES), predictor.predict(UTTERANCES), strict=True):
+        assert same_labels(onnx, torch), torch.text
+    empty = parser.parse("")
+    assert empty.intent is None and empty.tags == [] and same_labels(empty, predictor.predict([""])[0])
+    (onnx_long,) = parser.parse_batch([long_text])
+    (torch_long,) = predictor.predict([long_text])
+    assert same_labels(onnx_long, torch_long)
+    assert onnx_long.truncated and (onnx_long.words_used, len(onnx_long.tags)) == (torch_long.words_used, 600)

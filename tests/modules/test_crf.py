@@ -358,3 +358,17 @@ def test_learns_that_tag_2_follows_tag_1() -> None:
 
     test_tokens = torch.tensor([[1, 2, 2, 0, 1, 2, 1, 1, 2]])
     assert crf.decode(embedding(test_tokens)) == [[1, 2, 0, 0, 1, 2, 1, 1, 2]]
+
+
+def test_numpy_crf_decode_matches_brute_force():
+    """The runtime's cached NumpyCRF gives the Viterbi path and that path's exact marginals, including with a
+    transition forbidden by -inf and emissions of large magnitude (the scaled recursion must not overflow)."""
+    crf = make_crf(num_tags=4)
+    with torch.no_grad():
+        crf.transitions[0, 3] = -float("inf")
+    emissions = random_emissions(1, 6, num_tags=4, seed=5)[0] * 15
+    parameters = numpy_parameters(crf)
+    path, confidences = crf_numpy.NumpyCRF(*parameters).decode(emissions.numpy())
+    assert path == crf_numpy.viterbi_decode(emissions.numpy(), *parameters)
+    reference = brute_force_marginals(crf, emissions).numpy()
+    np.testing.assert_allclose(confidences, [reference[t, tag] for t, tag in enumerate(path)], atol=1e-9)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_recipe
+from nlu_testing import write_recipe
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
 TIMEOUT_S = 240

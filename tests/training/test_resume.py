@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_recipe
+from nlu_testing import write_recipe
 from safetensors.torch import load_file
 
 from nlu.data.demo import DEMO_DIR

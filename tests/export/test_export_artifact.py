@@ -1,0 +1,156 @@
+"""``export_model``: what an artifact directory holds, the parity check it records, and that a failed check
+leaves the destination as it was (see nlu/export/exporter.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import nlu.export.exporter
+from nlu.data.alignment import WORD_SPLIT_RULE
+from nlu.errors import ExportError
+from nlu.export import export_model
+from nlu.export.onnx_config import OnnxConfig
+from nlu.runtime.manifest import FORMAT_VERSION, sha256_file
+
+VARIANTS = [(True, "none"), (True, "int8"), (False, "none"), (False, "int8")]
+LISTED_FILES = {"model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"}
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("use_crf", "quantize"), VARIANTS, ids=["crf-fp32", "crf-int8", "softmax-fp32", "softmax-int8"]
+)
+def test_artifact_contents(tiny_artifact, tiny_mixed_model_dir, use_crf, quantize):
+    artifact = tiny_artifact(use_crf, quantize)
+    model_config = json.loads((tiny_mixed_model_dir(use_crf) / "config.json").read_text())
+    assert {p.name for p in artifact.iterdir()} == LISTED_FILES | {"nlu.json", "export_report.json"}
+
+    manifest = json.loads((artifact / "nlu.json").read_text())
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["architecture"] == "nlu-jointbert"
+    assert manifest["max_seq_length"] == model_config["max_seq_length"] == 48
+    assert manifest["word_split"] == WORD_SPLIT_RULE
+    assert manifest["quantization"] == quantize
+    assert manifest["model_file"] == "model.onnx" and manifest["tokenizer_file"] == "tokenizer.json"
+    assert manifest["intent_labels"] == model_config["intent_labels"]
+    assert manifest["slot_labels"] == model_config["slot_labels"]
+    assert (artifact / "intent_labels.txt").read_text().split("\n")[:-1] == manifest["intent_labels"]
+    assert (artifact / "slot_labels.txt").read_text().split("\n")[:-1] == manifest["slot_labels"]
+    # every file the runtime reads is hashed, and the hashes are those of the files on disk
+    assert set(manifest["files"]) == LISTED_FILES
+    assert all(sha256_file(artifact / name) == digest for name, digest in manifest["files"].items())
+
+    decoding = manifest["decoding"]
+    num_tags = len(manifest["slot_labels"])
+    if use_crf:
+        assert decoding["type"] == "crf"
+        assert len(decoding["transitions"]) == num_tags
+        assert all(len(row) == num_tags for row in decoding["transitions"])
+        assert len(decoding["start_transitions"]) == len(decoding["end_transitions"]) == num_tags
+    else:
+        assert decoding == {"type": "softmax"}
+
+    report = json.loads((artifact / "export_report.json").read_text())
+    parity = report["parity"]
+    assert report["quantization"] == quantize and report["check_data"] == "built-in utterances"
+    assert report["model_bytes"] == (artifact / "model.onnx").stat().st_size
+    assert parity["passed"] is True and parity["problems"] == []
+    assert parity["utterances"] == len(nlu.export.exporter._BUILTIN_CHECK)
+    assert parity["intent_agreement"] >= parity["min_agreement"]
+    assert parity["slot_tag_agreement"] >= parity["min_agreement"]
+    if quantize == "none":
+        assert parity["max_abs_logit_difference"] <= 1e-3 and parity["atol"] == 1e-3
+        assert parity["intent_agreement"] == parity["slot_tag_agreement"] == 1.0
+    else:
+        assert parity["atol"] is None and parity["min_agreement"] < 1.0
+
+
+def test_int8_quantizes_the_encoder_but_not_the_heads(tiny_artifact):
+    """The matrix products that produce intent_logits and slot_logits stay fp32; the encoder's are int8."""
+    import onnx
+
+    graph = onnx.load(str(tiny_artifact(True, "int8") / "model.onnx")).graph
+    producers = {out: node for node in graph.node for out in node.output}
+    for output in ("intent_logits", "slot_logits"):
+        node, ops = producers[output], []
+        while node is not None and node.op_type not in ("MatMul", "MatMulInteger", "Gemm"):
+            ops.append(node.op_type)
+            node = next((producers[i] for i in node.input if i in producers), None)
+        assert node is not None and node.op_type in ("MatMul", "Gemm"), (output, ops)
+    assert any(node.op_type == "MatMulInteger" for node in graph.node)
+
+
+def test_int8_graph_is_smaller_than_fp32(tiny_artifact):
+    fp32 = (tiny_artifact(True, "none") / "model.onnx").stat().st_size
+    int8 = (tiny_artifact(True, "int8") / "model.onnx").stat().st_size
+    assert int8 < fp32
+
+
+@pytest.fixture
+def reuse_exported_graph(monkeypatch, tiny_artifact):
+    """Stand in for ``torch.onnx.export`` with a graph exported before: the tests that use this are about what
+    happens after the graph is made, and a real export costs seconds."""
+    exported = tiny_artifact(True, "none")
+
+    def fake_export(config, model, tokenizer, path, opset):
+        shutil.copyfile(exported / "model.onnx", path)
+        return json.loads((exported / "nlu.json").read_text())["inputs"]
+
+    monkeypatch.setattr(nlu.export.exporter, "_torch_export", fake_export)
+
+
+def test_failed_check_writes_nothing(
+    tmp_path, monkeypatch, tiny_mixed_model_dir, tiny_artifact, reuse_exported_graph
+):
+    """A graph that fails the parity check never reaches the destination: a new one is not created, an existing
+    good artifact keeps every byte, and no temporary folder is left beside it."""
+    model_dir = tiny_mixed_model_dir(True)
+    # no fp32 graph can be within a negative tolerance
+    monkeypatch.setitem(nlu.export.exporter.ONNX_CONFIGS, "nlu-jointbert", OnnxConfig(atol=-1.0))
+    fresh = tmp_path / "fresh"
+    with pytest.raises(ExportError, match="tolerance") as err:
+        export_model(model_dir, fresh, optimize=False)
+    assert f"Nothing was written to {fresh}" in str(err.value)
+    assert not fresh.exists()
+
+    # int8 is held to label agreement, which cannot exceed 1
+    monkeypatch.setitem(
+        nlu.export.exporter.ONNX_CONFIGS, "nlu-jointbert", OnnxConfig(min_agreement_int8=1.01)
+    )
+    good = tmp_path / "good"
+    shutil.copytree(tiny_artifact(True, "none"), good)
+    before = _snapshot(good)
+    with pytest.raises(ExportError, match="agreement"):
+        export_model(model_dir, good, quantize="int8", optimize=False)
+    assert _snapshot(good) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good"]  # no .good.tmp-*, no .good.old
+
+
+def test_passing_check_replaces_an_existing_artifact(tmp_path, tiny_mixed_model_dir, reuse_exported_graph):
+    out = tmp_path / "artifact"
+    out.mkdir()
+    (out / "stale.txt").write_text("from an older export")
+    report = export_model(tiny_mixed_model_dir(True), out, optimize=False)
+    assert report["parity"]["passed"] and not report["optimized"]
+    assert not (out / "stale.txt").exists() and (out / "nlu.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["artifact"]
+
+
+def test_unknown_quantization_is_refused_before_any_work(tmp_path, tiny_mixed_model_dir):
+    with pytest.raises(ExportError, match="--quantize must be none or int8, got 'int4'"):
+        export_model(tiny_mixed_model_dir(True), tmp_path / "out", quantize="int4")
+    assert not (tmp_path / "out").exists()
+
+
+def test_architecture_without_onnx_config(tmp_path, monkeypatch, tiny_mixed_model_dir):
+    monkeypatch.delitem(nlu.export.exporter.ONNX_CONFIGS, "nlu-jointbert")
+    with pytest.raises(ExportError, match="'nlu-jointbert' has no ONNX export yet"):
+        export_model(tiny_mixed_model_dir(True), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

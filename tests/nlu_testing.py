@@ -1,0 +1,110 @@
+"""Helpers shared by the tests (imported as ``from nlu_testing import ...``): a tiny random BERT backbone built
+in code, recipes that use it, and a uvicorn server on a loopback port. Fixtures live in ``conftest.py``."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from nlu.data.demo import DEMO_DIR
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def build_tiny_backbone(folder: Path, extra_words: list[str] = ()) -> Path:
+    """A 2-layer, hidden-32 BERT with a word-piece vocabulary made from the DEMO words: fast to build, train
+    and save. Returns ``folder``."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    words: set[str] = set(extra_words)
+    for split in ("train", "dev", "test"):
+        for line in (DEMO_DIR / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
+            words.update(json.loads(line)["tokens"])
+    chars = sorted({c for w in words for c in w} | set("abcdefghijklmnopqrstuvwxyz0123456789.,!?'"))
+    vocab = SPECIALS + sorted(words) + chars + ["##" + c for c in chars]
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+    fast.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=1024,
+    )
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def write_recipe(path: Path, backbone: Path | str, dataset: str = "demo", **sections) -> Path:
+    """A recipe for the tiny backbone; ``sections`` update the data/model/training sections."""
+    recipe = {
+        "data": {"dataset": dataset},
+        "model": {"architecture": "jointbert", "backbone": str(backbone), "use_crf": True, "max_length": 48},
+        "training": {
+            "epochs": 1,
+            "batch_size": 16,
+            "learning_rate": 1e-3,
+            "head_learning_rate": 1e-2,
+            "max_steps": 12,
+            "checkpoint_every": 4,
+            "seed": 7,
+            "num_threads": 1,
+        },
+        "output_dir": str(path.parent / "run"),
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            recipe.setdefault(section, {}).update(values)
+        else:
+            recipe[section] = values
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path
+
+
+# 30 steps at a high learning rate: the tiny model then predicts a mix of intents and slot tags, so that comparing
+# two ways of running it (torch and ONNX) compares real labels, not "O" everywhere
+MIXED_TRAINING = {"max_steps": 30, "epochs": 2, "learning_rate": 1e-2, "warmup_ratio": 0.0}
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """Run ``app`` on uvicorn at 127.0.0.1 on a port the OS picks; yield its base URL, stop it afterwards."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
