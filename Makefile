@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (see README.md):
-#   make demo   train -> evaluate -> predict on the packaged DEMO data with the packaged MiniLM encoder
+#   make demo   train -> evaluate -> export -> predict on the packaged DEMO data with the packaged MiniLM encoder
 #   make test   lint, format check and the test suite (what CI runs)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -29,7 +29,8 @@ install: $(BIN)/.installed
 demo: install
 	$(BIN)/nlu train recipes/quickstart.yaml --overwrite
 	$(BIN)/nlu evaluate runs/quickstart/best --data demo --split test --output runs/quickstart/eval-test
-	$(BIN)/nlu predict runs/quickstart/best \
+	$(BIN)/nlu export runs/quickstart/best runs/quickstart/artifact --quantize int8 --data demo
+	$(BIN)/nlu predict runs/quickstart/artifact \
 		"turn on the lights in the kitchen" \
 		"book a flight from boston to salt lake city tomorrow morning" \
 		"what will the weather be like in paris on friday" \
@@ -44,6 +45,7 @@ test: lint
 
 benchmark: install
 	$(BIN)/python benchmarks/jointbert_crf.py
+	$(BIN)/python benchmarks/serving.py
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
