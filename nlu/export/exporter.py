@@ -46,16 +46,33 @@ _BUILTIN_CHECK = [
 ]
 
 
-def _check_examples(data: str | None, split: str) -> tuple[list[Example], bool]:
-    """The utterances the parity check runs on: a data split if one is given, else a built-in list."""
-    if data:
-        from nlu.data.registry import load_split
+def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list[Example], str | None]:
+    """The utterances the parity check runs on, and where they come from (None: the built-in list).
 
-        return load_split(data, split), True
-    return [
+    A data set given by the user must load. Without one, the dev split named in the model's training recipe is
+    used when it can be read here, so the report can score the export; else a built-in list of utterances.
+    """
+    from nlu.data.registry import load_split
+    from nlu.errors import DataError
+
+    if data:
+        return load_split(data, split), f"{data}/{split}"
+    info = model_dir / "training_info.json"
+    if info.is_file():
+        recipe_data = json.loads(info.read_text(encoding="utf-8")).get("recipe", {}).get("data", {})
+        dataset, dev_split = recipe_data.get("dataset"), recipe_data.get("dev_split")
+        if dataset and dev_split:
+            try:
+                return load_split(dataset, dev_split), f"{dataset}/{dev_split}"
+            except DataError as err:
+                logger.info(
+                    "export check on built-in utterances: the training dev split is not readable (%s)", err
+                )
+    builtin = [
         Example(id=f"check-{i}", tokens=t.split(), tags=["O"] * len(t.split()), intent="UNK")
         for i, t in enumerate(_BUILTIN_CHECK)
-    ], False
+    ]
+    return builtin, None
 
 
 def _torch_export(config: OnnxConfig, model, tokenizer, path: Path, opset: int) -> list[str]:
@@ -255,7 +272,8 @@ def export_model(
     """Export, check and write the artifact directory; return the export report.
 
     ``data``/``split``: a data set whose split is used for the parity check and for the exported model's
-    scores beside the torch model's (default: a built-in list of utterances, no scores).
+    scores beside the torch model's (default: the dev split of the model's training recipe if it can be read,
+    else a built-in list of utterances and no scores).
     Raises :class:`ExportError` (and leaves ``out_dir`` untouched) when the check fails.
     """
     from transformers import AutoTokenizer
@@ -272,7 +290,7 @@ def export_model(
     config = ONNX_CONFIGS.get(model.config.model_type)
     if config is None:
         raise ExportError(f"{model_dir}: architecture {model.config.model_type!r} has no ONNX export yet")
-    examples, scored = _check_examples(data, split)
+    examples, check_source = _check_examples(model_dir, data, split)
     report: dict = {}
 
     def write(tmp: Path) -> None:
@@ -322,12 +340,12 @@ def export_model(
                 "optimized": bool(optimize),
                 "fused_operators": fused,
                 "model_bytes": (tmp / "model.onnx").stat().st_size,
-                "check_data": f"{data}/{split}" if data else "built-in utterances",
+                "check_data": check_source or "built-in utterances",
                 "parity": parity,
                 "export_seconds": round(time.perf_counter() - started, 2),
             }
         )
-        if scored:
+        if check_source:
             scores = {}
             for name, predictions in (("torch", torch_predictions), ("onnx", onnx_predictions)):
                 summary = evaluate_predictions(examples, predictions, bootstrap=0).summary()

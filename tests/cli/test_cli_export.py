@@ -17,7 +17,7 @@ def test_export_int8_prints_the_parity_summary(monkeypatch, capsys, tmp_path, ti
     )
     assert code == 0, stderr
     assert f"wrote {out}" in stdout and "quantization int8" in stdout
-    assert "checked on 7 utterances (built-in utterances)" in stdout
+    assert "checked on 80 utterances (demo/dev)" in stdout  # the dev split of the training recipe
     assert "max |logit diff|" in stdout and "intent agreement" in stdout and "slot tag agreement" in stdout
     assert json.loads((out / "nlu.json").read_text())["quantization"] == "int8"
     assert json.loads((out / "export_report.json").read_text())["parity"]["passed"] is True

@@ -59,10 +59,14 @@ def test_artifact_contents(tiny_artifact, tiny_mixed_model_dir, use_crf, quantiz
 
     report = json.loads((artifact / "export_report.json").read_text())
     parity = report["parity"]
-    assert report["quantization"] == quantize and report["check_data"] == "built-in utterances"
+    assert (
+        report["quantization"] == quantize
+        and report["check_data"] == "demo/dev"
+        and set(report["scores"]) == {"torch", "onnx"}
+    )
     assert report["model_bytes"] == (artifact / "model.onnx").stat().st_size
     assert parity["passed"] is True and parity["problems"] == []
-    assert parity["utterances"] == len(nlu.export.exporter._BUILTIN_CHECK)
+    assert parity["utterances"] == 80  # DEMO dev, the dev split of the training recipe
     assert parity["intent_agreement"] >= parity["min_agreement"]
     assert parity["slot_tag_agreement"] >= parity["min_agreement"]
     if quantize == "none":
@@ -154,3 +158,28 @@ def test_architecture_without_onnx_config(tmp_path, monkeypatch, tiny_mixed_mode
     with pytest.raises(ExportError, match="'nlu-jointbert' has no ONNX export yet"):
         export_model(tiny_mixed_model_dir(True), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_check_set_defaults_to_the_training_dev_split(tmp_path, monkeypatch, tiny_mixed_model_dir):
+    """Without --data the check uses the recipe's dev split; when that cannot be read here (a data set outside
+    NLU_DATA_DIR), the built-in utterances; a --data the user names must load."""
+    import json
+    import shutil
+
+    from nlu.errors import DataError
+    from nlu.export.exporter import _check_examples
+
+    model_dir = tiny_mixed_model_dir(True)
+    examples, source = _check_examples(model_dir, None, "dev")
+    assert source == "demo/dev" and len(examples) == 80
+
+    moved = tmp_path / "model"
+    shutil.copytree(model_dir, moved)
+    info = json.loads((moved / "training_info.json").read_text())
+    info["recipe"]["data"]["dataset"] = "atis"
+    (moved / "training_info.json").write_text(json.dumps(info))
+    monkeypatch.setenv("NLU_DATA_DIR", str(tmp_path / "no-data-here"))
+    examples, source = _check_examples(moved, None, "dev")
+    assert source is None and len(examples) == 7
+    with pytest.raises(DataError):
+        _check_examples(moved, "atis", "dev")
