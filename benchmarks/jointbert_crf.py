@@ -74,7 +74,7 @@ def _mean_std(values: list[float]) -> str:
     return f"{100 * mean:.2f} ± {100 * std:.2f}"
 
 
-def write_results(records: list[dict], command: str, out: Path) -> None:
+def write_results(records: list[dict], command: str, out: Path, notes: list[str] = ()) -> None:
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in records:
         groups.setdefault((r["dataset"], r["recipe"]), []).append(r)
@@ -90,6 +90,7 @@ def write_results(records: list[dict], command: str, out: Path) -> None:
         f"- Machine: {machine()}",
         f"- Command: `{command}`",
         f"- Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *(f"- Note: {note}" for note in notes),
         "",
         "| data set | recipe | seeds | intent accuracy | slot F1 | exact match | training time (min) | bar (issue 2) |",
         "|---|---|---|---|---|---|---|---|",
@@ -141,16 +142,25 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "benchmark")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "results.md")
+    parser.add_argument("--note", action="append", default=[], help="a line for the report (repeatable)")
     args = parser.parse_args()
     if not os.environ.get("NLU_DATA_DIR"):
         sys.exit("set NLU_DATA_DIR to the folder holding atis/ and snips/ (in a checkout: ../shared/data)")
-    command = "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO))] + sys.argv[1:])
+    argv, skip = [], False
+    for arg in sys.argv[1:]:  # the command as run, without the --note text
+        if skip or arg.startswith("--note="):
+            skip = False
+            continue
+        skip = arg == "--note"
+        if not skip:
+            argv.append(arg)
+    command = "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO)), *argv])
     records = []
     for dataset in args.datasets:
         for recipe in args.recipes:
             for seed in args.seeds:
                 records.append(run_one(dataset, recipe, seed, args.runs_dir))
-                write_results(records, command, args.out)
+                write_results(records, command, args.out, args.note)
                 print(
                     json.dumps(
                         {k: records[-1][k] for k in ("dataset", "recipe", "seed", "train_seconds")}

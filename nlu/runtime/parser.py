@@ -141,8 +141,7 @@ class Parser:
         intent_logits = intent_logits.astype(np.float64)
         intent_logits[:, 0] = _MASKED
         intent_probs = _softmax(intent_logits)
-        slot_logits = slot_logits.astype(np.float64)
-        slot_logits[..., 0] = _MASKED
+        slot_logits[..., 0] = _MASKED  # float32 as computed; NumpyCRF decodes in float32 too
         predictions = []
         for b, (text, words, offsets) in enumerate(items):
             positions = [p for p, keep in enumerate(first_subtoken_mask(word_ids[b])) if keep]

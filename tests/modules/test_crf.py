@@ -371,4 +371,5 @@ def test_numpy_crf_decode_matches_brute_force():
     path, confidences = crf_numpy.NumpyCRF(*parameters).decode(emissions.numpy())
     assert path == crf_numpy.viterbi_decode(emissions.numpy(), *parameters)
     reference = brute_force_marginals(crf, emissions).numpy()
-    np.testing.assert_allclose(confidences, [reference[t, tag] for t, tag in enumerate(path)], atol=1e-9)
+    # float32, as the runtime computes: agreement to float32 precision
+    np.testing.assert_allclose(confidences, [reference[t, tag] for t, tag in enumerate(path)], atol=1e-5)
