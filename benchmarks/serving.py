@@ -313,39 +313,23 @@ class _Timed:
 
 def latency_breakdown(parser, texts: Sequence[str], samples: int) -> dict:
     """Where one ``parse`` call's time goes: tokenizer, onnxruntime, CRF decoding, the rest (Python glue)."""
-    from nlu.modules import crf_numpy
-
     session, tokenizer = _Timed(parser.session, "run"), _Timed(parser.tokenizer, "encode_batch")
-    crf_times: list[float] = []
-    originals = {name: getattr(crf_numpy, name) for name in ("viterbi_decode", "marginals")}
-
-    def wrap(fn):
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                crf_times.append(time.perf_counter() - started)
-
-        return timed
-
-    real_session, real_tokenizer = parser.session, parser.tokenizer
+    crf = _Timed(parser.crf, "decode") if parser.crf is not None else None
+    real = (parser.session, parser.tokenizer, parser.crf)
     parser.session, parser.tokenizer = session, tokenizer
-    for name, fn in originals.items():
-        setattr(crf_numpy, name, wrap(fn))
+    if crf is not None:
+        parser.crf = crf
     rows = []
     try:
         for i in range(samples):
-            crf_times.clear()
             started = time.perf_counter()
             parser.parse(texts[i % len(texts)])
             total = time.perf_counter() - started
-            tok, run, crf = tokenizer.times[-1], session.times[-1], sum(crf_times)
-            rows.append((total, tok, run, crf, total - tok - run - crf))
+            tok, run = tokenizer.times[-1], session.times[-1]
+            decode = crf.times[-1] if crf is not None else 0.0
+            rows.append((total, tok, run, decode, total - tok - run - decode))
     finally:
-        parser.session, parser.tokenizer = real_session, real_tokenizer
-        for name, fn in originals.items():
-            setattr(crf_numpy, name, fn)
+        parser.session, parser.tokenizer, parser.crf = real
     columns = ("total", "tokenizer", "onnxruntime_run", "crf_decoding", "other_python")
     medians = {c: statistics.median(r[i] for r in rows) * 1000 for i, c in enumerate(columns)}
     means = {c: statistics.fmean(r[i] for r in rows) * 1000 for i, c in enumerate(columns)}

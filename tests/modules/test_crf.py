@@ -373,3 +373,19 @@ def test_numpy_crf_decode_matches_brute_force():
     reference = brute_force_marginals(crf, emissions).numpy()
     # float32, as the runtime computes: agreement to float32 precision
     np.testing.assert_allclose(confidences, [reference[t, tag] for t, tag in enumerate(path)], atol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [0.5, 3.0, 20.0])
+def test_numpy_crf_pruned_viterbi_is_exact(scale):
+    """The runtime prunes predecessor tags that cannot win; its paths equal the unpruned Viterbi's on many random
+    problems, flat (little pruning) to peaked (heavy pruning), with 60 tags."""
+    rng = np.random.default_rng(int(scale * 10))
+    for _ in range(40):
+        transitions = rng.normal(scale=2.0, size=(60, 60))
+        start, end = rng.normal(size=60), rng.normal(size=60)
+        emissions = rng.normal(scale=scale, size=(int(rng.integers(1, 15)), 60)).astype(np.float32)
+        path, _ = crf_numpy.NumpyCRF(transitions, start, end).decode(emissions)
+        reference = crf_numpy.viterbi_decode(
+            emissions, transitions.astype(np.float32), start.astype(np.float32), end.astype(np.float32)
+        )
+        assert path == reference
