@@ -8,7 +8,14 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer, PreTrainedModel
 
-from nlu.data.alignment import assemble_prediction, first_subtoken_mask, offsets_for_tokens, split_words
+from nlu.data.alignment import (
+    Item,
+    assemble_prediction,
+    first_subtoken_mask,
+    items_from_texts,
+    items_from_words,
+    predict_in_batches,
+)
 from nlu.data.example import Example
 from nlu.errors import ModelError
 from nlu.prediction import Prediction
@@ -40,36 +47,14 @@ class Predictor:
         return cls(model, tokenizer, batch_size=batch_size)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        items = []
-        for text in texts:
-            words = split_words(text)
-            items.append((text, [w for w, _, _ in words], [(s, e) for _, s, e in words]))
-        return self._predict(items)
+        return predict_in_batches(items_from_texts(texts), self.batch_size, self._predict_batch)
 
     def predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:
-        items = []
-        for ex in examples:
-            text, offsets = offsets_for_tokens(ex.tokens)
-            items.append((text, list(ex.tokens), offsets))
-        return self._predict(items)
-
-    def _predict(self, items: list[tuple[str, list[str], list[tuple[int, int]]]]) -> list[Prediction]:
-        results: list[Prediction | None] = [None] * len(items)
-        todo = []
-        for i, (text, words, _) in enumerate(items):
-            if words:
-                todo.append(i)
-            else:  # empty or white space only: nothing to classify
-                results[i] = Prediction(text=text, intent=None, intent_confidence=0.0)
-        todo.sort(key=lambda i: len(items[i][1]))  # similar lengths together: less padding
-        for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start : start + self.batch_size]
-            for i, prediction in zip(chunk, self._predict_batch([items[i] for i in chunk]), strict=True):
-                results[i] = prediction
-        return results  # type: ignore[return-value]
+        words = [ex.tokens for ex in examples]
+        return predict_in_batches(items_from_words(words), self.batch_size, self._predict_batch)
 
     @torch.no_grad()
-    def _predict_batch(self, items: list[tuple[str, list[str], list[tuple[int, int]]]]) -> list[Prediction]:
+    def _predict_batch(self, items: list[Item]) -> list[Prediction]:
         enc = self.tokenizer(
             [words for _, words, _ in items],
             is_split_into_words=True,

@@ -12,7 +12,7 @@ abbreviations kept), so a typed sentence is split like the training data.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nlu.data.bio import spans
 from nlu.prediction import Entity, Prediction
@@ -131,3 +131,45 @@ def assemble_prediction(
         truncated=words_used < len(words),
         words_used=words_used,
     )
+
+
+# (text, words, character span of each word): what the torch predictor and the runtime both decode.
+Item = tuple[str, list[str], list[tuple[int, int]]]
+
+
+def items_from_texts(texts: Sequence[str]) -> list[Item]:
+    """Raw text split into words by the ``ws_punct_v1`` rule."""
+    items = []
+    for text in texts:
+        words = split_words(text)
+        items.append((text, [w for w, _, _ in words], [(s, e) for _, s, e in words]))
+    return items
+
+
+def items_from_words(words_batch: Sequence[Sequence[str]]) -> list[Item]:
+    """Pre-tokenised utterances (evaluation): the words joined with single spaces give the offsets."""
+    items = []
+    for words in words_batch:
+        text, offsets = offsets_for_tokens(words)
+        items.append((text, list(words), offsets))
+    return items
+
+
+def predict_in_batches(
+    items: Sequence[Item], batch_size: int, predict_batch: Callable[[list[Item]], list[Prediction]]
+) -> list[Prediction]:
+    """Empty utterances get a prediction with no intent and no entities without reaching the model; the rest go
+    to ``predict_batch`` in batches of similar length (less padding), and come back in input order."""
+    results: list[Prediction | None] = [None] * len(items)
+    todo = []
+    for i, (text, words, _) in enumerate(items):
+        if words:
+            todo.append(i)
+        else:
+            results[i] = Prediction(text=text, intent=None, intent_confidence=0.0)
+    todo.sort(key=lambda i: len(items[i][1]))
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        for i, prediction in zip(chunk, predict_batch([items[i] for i in chunk]), strict=True):
+            results[i] = prediction
+    return results  # type: ignore[return-value]

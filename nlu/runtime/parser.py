@@ -15,7 +15,15 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from nlu.data.alignment import WORD_SPLIT_RULE, assemble_prediction, first_subtoken_mask, split_words
+from nlu.data.alignment import (
+    WORD_SPLIT_RULE,
+    Item,
+    assemble_prediction,
+    first_subtoken_mask,
+    items_from_texts,
+    items_from_words,
+    predict_in_batches,
+)
 from nlu.errors import ArtifactError
 from nlu.modules import crf_numpy
 from nlu.prediction import Prediction
@@ -85,35 +93,11 @@ class Parser:
         return self.parse_batch([text])[0]
 
     def parse_batch(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
-        items = []
-        for text in texts:
-            words = split_words(text)
-            items.append((text, [w for w, _, _ in words], [(s, e) for _, s, e in words]))
-        return self._parse_items(items, batch_size)
+        return predict_in_batches(items_from_texts(texts), batch_size, self._parse_batch)
 
     def parse_words(self, words_batch: Sequence[Sequence[str]], batch_size: int = 32) -> list[Prediction]:
         """Pre-tokenised input (evaluation): the words are joined with single spaces for the offsets."""
-        items = []
-        for words in words_batch:
-            offsets, position = [], 0
-            for w in words:
-                offsets.append((position, position + len(w)))
-                position += len(w) + 1
-            items.append((" ".join(words), list(words), offsets))
-        return self._parse_items(items, batch_size)
-
-    def _parse_items(self, items: list, batch_size: int) -> list[Prediction]:
-        results: list[Prediction | None] = [None] * len(items)
-        todo = [i for i, (_, words, _) in enumerate(items) if words]
-        for i, (text, words, _) in enumerate(items):
-            if not words:
-                results[i] = Prediction(text=text, intent=None, intent_confidence=0.0)
-        todo.sort(key=lambda i: len(items[i][1]))
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
-            for i, prediction in zip(chunk, self._parse_batch([items[i] for i in chunk]), strict=True):
-                results[i] = prediction
-        return results  # type: ignore[return-value]
+        return predict_in_batches(items_from_words(words_batch), batch_size, self._parse_batch)
 
     def logits(
         self, words_batch: Sequence[Sequence[str]]
@@ -136,7 +120,7 @@ class Parser:
         outputs = self.session.run(None, {name: feeds[name] for name in self.input_names})
         return outputs[0], outputs[1], [list(e.word_ids) for e in encodings]
 
-    def _parse_batch(self, items: list) -> list[Prediction]:
+    def _parse_batch(self, items: list[Item]) -> list[Prediction]:
         intent_logits, slot_logits, word_ids = self.logits([words for _, words, _ in items])
         intent_logits = intent_logits.astype(np.float64)
         intent_logits[:, 0] = _MASKED
