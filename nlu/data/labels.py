@@ -33,7 +33,13 @@ class LabelVocab:
         return cls(intents=[UNK, *sorted(intents)], slots=[UNK, *slots])
 
     @property
+    def known_intents(self) -> list[str]:
+        """The intents learned from training, in vocabulary order (UNK left out)."""
+        return [name for name in self.intents if name != UNK]
+
+    @property
     def slot_types(self) -> set[str]:
+        """The slot types learned from training (UNK left out)."""
         return {t for t in (slot_type(s) for s in self.slots if s != UNK) if t is not None}
 
     def intent_id(self, intent: str) -> int:

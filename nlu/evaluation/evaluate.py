@@ -5,15 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from nlu.data.example import Example
+from nlu.data.labels import LabelVocab
 from nlu.evaluation.metrics import EvaluationResult, evaluate_predictions
 from nlu.prediction import Prediction
 
 
-def known_labels(intent_labels: list[str], slot_labels: list[str]) -> tuple[set[str], set[str]]:
-    """The training vocabulary as intent names and slot types (UNK left out)."""
-    intents = {x for x in intent_labels if x != "UNK"}
-    slot_types = {x[2:] for x in slot_labels if x[:2] in ("B-", "I-")}
-    return intents, slot_types
+def _evaluate(
+    examples: list[Example], predictions: list[Prediction], vocab: LabelVocab, bootstrap: int = 1000
+):
+    """Score against the gold labels; labels outside the training vocabulary are listed as unseen."""
+    return evaluate_predictions(
+        examples,
+        predictions,
+        known_intents=set(vocab.known_intents),
+        known_slot_types=vocab.slot_types,
+        bootstrap=bootstrap,
+    )
 
 
 def evaluate_examples(
@@ -23,14 +30,8 @@ def evaluate_examples(
     from nlu.inference import Predictor
 
     predictions = Predictor(model, tokenizer).predict_examples(examples)
-    known_intents, known_slot_types = known_labels(model.config.intent_labels, model.config.slot_labels)
-    result = evaluate_predictions(
-        examples,
-        predictions,
-        known_intents=known_intents,
-        known_slot_types=known_slot_types,
-        bootstrap=bootstrap,
-    )
+    vocab = LabelVocab(list(model.config.intent_labels), list(model.config.slot_labels))
+    result = _evaluate(examples, predictions, vocab, bootstrap=bootstrap)
     return (result, predictions) if return_predictions else result
 
 
@@ -62,10 +63,7 @@ def evaluate(
 
         parser = Parser.load(model_dir)
         predictions = parser.parse_words([ex.tokens for ex in examples])
-        known_intents, known_slot_types = known_labels(parser.intent_labels, parser.slot_labels)
-        result = evaluate_predictions(
-            examples, predictions, known_intents=known_intents, known_slot_types=known_slot_types
-        )
+        result = _evaluate(examples, predictions, LabelVocab(parser.intent_labels, parser.slot_labels))
     else:
         from nlu.inference import Predictor
 

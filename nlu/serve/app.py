@@ -39,8 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import nlu
-from nlu.data.bio import slot_type
-from nlu.data.labels import UNK
+from nlu.data.labels import LabelVocab
 from nlu.errors import ArtifactError
 from nlu.runtime import Parser
 
@@ -133,7 +132,7 @@ def model_info(parser: Parser) -> dict:
     """What ``GET /version`` reports: the model's metadata from its manifest, without the label lists' tags."""
     manifest = parser.manifest
     files = manifest.get("files", {})
-    entities = sorted({t for t in map(slot_type, parser.slot_labels) if t is not None and t != UNK})
+    vocab = LabelVocab(parser.intent_labels, parser.slot_labels)
     return {
         "artifact": parser.artifact_dir.name,
         "nlu_version": manifest.get("nlu_version"),  # the toolkit that exported the model
@@ -146,8 +145,8 @@ def model_info(parser: Parser) -> dict:
         "max_seq_length": parser.max_seq_length,
         "num_intent_labels": len(parser.intent_labels),  # index 0 is UNK, never predicted
         "num_slot_labels": len(parser.slot_labels),
-        "intents": [name for name in parser.intent_labels if name != UNK],
-        "entities": entities,
+        "intents": vocab.known_intents,
+        "entities": sorted(vocab.slot_types),
         "model_sha256": files.get(manifest.get("model_file", "model.onnx")),
         "tokenizer_sha256": files.get(manifest.get("tokenizer_file", "tokenizer.json")),
     }
