@@ -52,7 +52,7 @@ def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list
     A data set given by the user must load. Without one, the dev split named in the model's training recipe is
     used when it can be read here, so the report can score the export; else a built-in list of utterances.
     """
-    from nlu.data.registry import load_split
+    from nlu.data.registry import from_files, load_split, resolve
     from nlu.errors import DataError
 
     if data:
@@ -61,9 +61,15 @@ def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list
     if info.is_file():
         recipe_data = json.loads(info.read_text(encoding="utf-8")).get("recipe", {}).get("data", {})
         dataset, dev_split = recipe_data.get("dataset"), recipe_data.get("dev_split")
-        if dataset and dev_split:
+        files, fmt = recipe_data.get("files") or {}, recipe_data.get("format")
+        if dev_split and (dataset or dev_split in files):
             try:
-                return load_split(dataset, dev_split), f"{dataset}/{dev_split}"
+                source = (
+                    from_files({dev_split: files[dev_split]}, format=fmt)
+                    if files
+                    else resolve(dataset, format=fmt)
+                )
+                return load_split(source, dev_split), f"{dataset or files[dev_split]}/{dev_split}"
             except DataError as err:
                 logger.info(
                     "export check on built-in utterances: the training dev split is not readable (%s)", err

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nlu.errors import RecipeError
 
@@ -21,7 +21,17 @@ class _Section(BaseModel):
 
 
 class DataSection(_Section):
-    dataset: str = Field(description="a data set name from data_cards/ (atis, snips, demo) or a folder path")
+    dataset: str | None = Field(
+        None,
+        description="a data set name from data_cards/ (atis, snips, xsid:de, massive:fr-FR) or a folder path",
+    )
+    files: dict[str, str] | None = Field(
+        None, description="instead of dataset: one file per split, e.g. {train: nlu.yml, dev: dev.yml}"
+    )
+    format: str | None = Field(
+        None,
+        description="the files' format (jsonl, conll, massive, rasa, ...); default: guessed from each file",
+    )
     hf_config: str | None = Field(None, description="configuration name of a Hugging Face hub dataset")
     columns: dict[str, str] | None = Field(
         None, description="map tokens/tags/intent to a HF dataset's columns"
@@ -29,6 +39,25 @@ class DataSection(_Section):
     train_split: str = "train"
     dev_split: str | None = "dev"
     test_split: str | None = "test"
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        from nlu.data.formats import ALIASES, FORMATS
+
+        if value is not None and value not in FORMATS and value not in ALIASES:
+            close = difflib.get_close_matches(value, list(FORMATS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown format{hint} Known: {', '.join(FORMATS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSection:
+        if (self.dataset is None) == (self.files is None):
+            raise ValueError("give either data.dataset (a name or folder) or data.files (one file per split)")
+        if self.files is not None and self.train_split not in self.files:
+            raise ValueError(f"data.files has no {self.train_split!r} entry (the training split)")
+        return self
 
 
 class ModelSection(_Section):
@@ -162,7 +191,16 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as err:
-        raise RecipeError(_format_errors(str(path), err, data)) from None
+        problems = _format_errors(str(path), err, data)
+        section = data.get("data")
+        if isinstance(section, dict) and "dataset" not in section and "files" not in section:
+            # The one-source check runs only on an otherwise valid section; say it anyway, with the rest.
+            missing = (
+                f"{path}: data.dataset: required key is missing (or give data.files: one file per split)"
+            )
+            if not any("data.dataset" in p for p in problems):
+                problems.append(missing)
+        raise RecipeError(problems) from None
 
 
 def dump_recipe(recipe: Recipe) -> str:

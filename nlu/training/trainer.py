@@ -31,13 +31,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from nlu.data.labels import LabelVocab
-from nlu.data.registry import DataSource, has_split, load_split, resolve
+from nlu.data.registry import DataSource, from_files, has_split, load_split, resolve
 from nlu.errors import InterruptedRun, NLUError, RecipeError
 from nlu.models import build_model
 from nlu.models.backbones import resolve_backbone
 from nlu.training.checkpoints import list_checkpoints, prune_checkpoints, write_dir_atomically
 from nlu.training.data import BucketBatchSampler, Collator, encode_examples
-from nlu.training.recipe import Recipe, dump_recipe, load_recipe
+from nlu.training.recipe import DataSection, Recipe, dump_recipe, load_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,17 @@ def train(
     recipe = load_recipe(recipe_path, list(overrides))
     run_dir = Path(output_dir or recipe.output_dir)
     return run_training(recipe, run_dir, resume=resume, overwrite=overwrite, on_step_end=on_step_end)
+
+
+def data_source(data: DataSection) -> DataSource:
+    """The recipe's data section as a :class:`DataSource` (a name, a folder, or one file per split)."""
+    source = (
+        from_files(data.files, format=data.format)
+        if data.files
+        else resolve(data.dataset, format=data.format)
+    )
+    source.hf_config, source.columns = data.hf_config, data.columns
+    return source
 
 
 def _prepare_run_dir(recipe: Recipe, run_dir: Path, resume: bool, overwrite: bool) -> Recipe:
@@ -169,8 +180,7 @@ def run_training(
     set_seed(t.seed)
 
     # Data: everything is read and checked before any model is built.
-    source: DataSource = resolve(recipe.data.dataset)
-    source.hf_config, source.columns = recipe.data.hf_config, recipe.data.columns
+    source = data_source(recipe.data)
     train_examples = load_split(source, recipe.data.train_split)
     dev_examples = (
         load_split(source, recipe.data.dev_split)

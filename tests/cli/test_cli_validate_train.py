@@ -85,7 +85,8 @@ def test_train_with_known_name_but_no_files_says_to_set_nlu_data_dir(
     recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone, dataset="atis")
     code, _, err = run_main(monkeypatch, capsys, "train", recipe)
     assert code == 2
-    assert err.startswith("error: data set 'atis' is expected in") and "NLU_DATA_DIR" in err
+    assert err.startswith("error: data set 'atis': no files under") and "NLU_DATA_DIR" in err
+    assert "nlu data download atis" in err
     assert not (tmp_path / "run").exists()
 
 

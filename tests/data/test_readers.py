@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nlu.data.readers import read_jsonl, read_seq_folder
+from nlu.data.atis_seq import read as read_seq_folder
+from nlu.data.jsonl import read as read_jsonl
 from nlu.errors import DataError
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nlu.data.demo import DEMO_DIR
-from nlu.data.registry import has_split, load_split, read_card, resolve
+from nlu.data.registry import has_split, load_split, read_card, resolve, split_file
 from nlu.data.stats import dataset_stats
 from nlu.errors import DataError
 
@@ -29,9 +29,9 @@ def data_dir(tmp_path, monkeypatch) -> Path:
 def test_name_resolves_under_nlu_data_dir(data_dir):
     shutil.copytree(ASSETS / "jsonl", data_dir / "atis")
     source = resolve("atis")
-    assert source.kind == "folder" and source.name == "atis"
-    assert Path(source.location) == data_dir / "atis"
-    assert "atis" in source.describe() and str(data_dir / "atis") in source.describe()
+    assert source.kind == "card" and source.name == "atis"
+    assert split_file(source, "train")[0] == data_dir / "atis" / "train.jsonl"
+    assert "atis" in source.describe() and str(data_dir) in source.describe()
     examples = load_split("atis", "train")
     assert examples[0].id == "jl-train-0"
     assert has_split(source, "dev") and not has_split(source, "test")
@@ -48,7 +48,7 @@ def test_known_name_without_files_says_to_set_nlu_data_dir(data_dir):
     with pytest.raises(DataError) as err:
         resolve("atis")
     message = str(err.value)
-    assert "'atis'" in message and str(data_dir / "atis") in message
+    assert "'atis'" in message and str(data_dir) in message and "atis/original/train" in message
     assert "NLU_DATA_DIR" in message
 
 

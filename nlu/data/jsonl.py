@@ -1,0 +1,55 @@
+"""The toolkit's own format: one JSON object a line, ``{"id", "tokens", "tags", "intent", "lang"}``.
+
+``id`` and ``lang`` are optional; ``meta`` (a JSON object) is kept when present. Every other format converts
+to this one losslessly, which is why ``nlu data convert`` writes it by default.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nlu.data.example import Example
+from nlu.data.readers import ReadStats, check_example, finish, read_lines
+from nlu.errors import DataError
+
+
+def read(path: str | Path, *, split: str | None = None, lang: str = "en") -> list[Example]:
+    """Read every line of ``path`` (``split`` is accepted for the common reader signature and ignored)."""
+    path = Path(path)
+    stats = ReadStats()
+    examples: list[Example] = []
+    for lineno, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: malformed JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        missing = [k for k in ("tokens", "tags", "intent") if k not in obj]
+        if missing:
+            raise DataError(f"{where}: missing key(s) {', '.join(missing)}")
+        if not isinstance(obj["tokens"], list) or not isinstance(obj["tags"], list):
+            raise DataError(f"{where}: 'tokens' and 'tags' must be lists of strings")
+        meta = obj.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise DataError(f"{where}: 'meta' must be a JSON object")
+        example = Example(
+            id=str(obj.get("id", f"{path.stem}-{lineno:05d}")),
+            tokens=[str(t) for t in obj["tokens"]],
+            tags=[str(t) for t in obj["tags"]],
+            intent=str(obj["intent"]),
+            lang=str(obj.get("lang", lang)),
+            meta=meta,
+        )
+        examples.append(check_example(example, where, stats))
+    return finish(path, examples, stats)
+
+
+def write(examples: list[Example], path: str | Path) -> None:
+    with Path(path).open("w", encoding="utf-8") as f:
+        for ex in examples:
+            f.write(json.dumps(ex.to_dict(), ensure_ascii=False) + "\n")
