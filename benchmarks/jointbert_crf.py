@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from machine import cpu_model  # noqa: E402
+
 # (intent accuracy, slot F1, exact match) bars from issue 2, and JointBERT+CRF's published BERT-base figures.
 BARS = {"atis": (0.970, 0.950, 0.850), "snips": (0.980, 0.950, 0.880)}
 PUBLISHED = {"atis": (0.979, 0.960, 0.886), "snips": (0.987, 0.970, 0.929)}
@@ -29,15 +32,8 @@ METRICS = ("intent_accuracy", "slot_f1", "exact_match")
 def machine() -> str:
     import torch
 
-    cpu = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     return (
-        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
         f"Python {platform.python_version()}, {platform.system()} {platform.machine()}"
     )
 

@@ -50,6 +50,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from machine import cpu_model  # noqa: E402
+
 DEFAULT_MODEL = REPO / "runs" / "benchmark" / "atis-jointbert_crf-seed1" / "best"
 
 # (name, export_model keyword arguments); torch eager is measured on the model directory itself.
@@ -128,15 +131,6 @@ def percentiles_ms(durations_s: Sequence[float]) -> dict:
         "mean_ms": float(a.mean()),
         "max_ms": float(a.max()),
     }
-
-
-def cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def machine_info() -> dict:
