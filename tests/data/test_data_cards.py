@@ -161,3 +161,39 @@ def test_native_readers_agree_with_the_normalised_copies(name, split, normalised
     native = [(ex.id, ex.tokens, ex.tags, ex.intent, ex.lang) for ex in load_split(source, split)]
     copy = [(ex.id, ex.tokens, ex.tags, ex.intent, ex.lang) for ex in read_jsonl(DATA / normalised)]
     assert native == copy
+
+
+@needs_data
+@pytest.mark.parametrize(("name", "served"), [("xsid", "xsid/original/xSID-0.7"), ("atis", "atis/original")])
+def test_real_cards_download_and_verify_from_a_local_mirror(name, served, tmp_path, monkeypatch):
+    """The pinned hashes in the real cards match the published files: serve the shared copies on loopback under
+    the card's file names, download with the real card (base_url swapped), and read the result by name."""
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from nlu.data.download import download
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(DATA / served)))
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        cards = tmp_path / "cards"
+        cards.mkdir()
+        text = (cards_dir() / f"{name}.md").read_text(encoding="utf-8")
+        base = read_card(name)["download"]["base_url"]
+        (cards / f"{name}.md").write_text(
+            text.replace(base, f"http://127.0.0.1:{server.server_address[1]}/"), encoding="utf-8"
+        )
+        monkeypatch.setenv("NLU_CARDS_DIR", str(cards))
+        monkeypatch.setenv("NLU_DATA_DIR", str(tmp_path / "data"))
+        target = download(name)
+        assert target == tmp_path / "data" / served
+        read_back, expected = ("xsid:de", 500) if name == "xsid" else ("atis", 893)
+        assert len(load_split(read_back, "test")) == expected
+    finally:
+        server.shutdown()
+        server.server_close()
