@@ -17,6 +17,7 @@ from nlu.data.alignment import (
     predict_in_batches,
 )
 from nlu.data.example import Example
+from nlu.data.lexicon import Gazetteer, extra_inputs
 from nlu.errors import ModelError
 from nlu.prediction import Prediction
 
@@ -27,8 +28,14 @@ class Predictor:
     """Wraps a trained joint model and its tokenizer. ``predict`` takes raw text and splits it into words with
     the model's word-splitting rule; ``predict_examples`` takes the words of already-tokenised examples."""
 
-    def __init__(self, model: PreTrainedModel, tokenizer, batch_size: int = 64):
+    def __init__(
+        self, model: PreTrainedModel, tokenizer, batch_size: int = 64, gazetteer: Gazetteer | None = None
+    ):
+        from nlu.models import model_input_names
+
         self.model = model.eval()
+        self.input_names = model_input_names(model)
+        self.gazetteer = gazetteer or getattr(model, "gazetteer", None)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.intent_labels: list[str] = list(model.config.intent_labels)
@@ -66,9 +73,13 @@ class Predictor:
         word_ids = [enc.word_ids(b) for b in range(len(items))]
         device = self.model.device
         word_mask = torch.tensor([first_subtoken_mask(w) for w in word_ids], dtype=torch.bool, device=device)
-        inputs = {
-            k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")
-        }
+        inputs = {k: v.to(device) for k, v in enc.items() if k in self.input_names}
+        words_batch = [words for _, words, _ in items]
+        width = enc["input_ids"].shape[1]
+        for name, value in extra_inputs(
+            self.input_names, words_batch, word_ids, width, self.gazetteer
+        ).items():
+            inputs[name] = torch.from_numpy(value).to(device)
         out = self.model(**inputs)
         decoded = self.model.decode(out, word_mask)
         return [

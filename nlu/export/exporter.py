@@ -25,6 +25,7 @@ import torch
 from nlu import __version__
 from nlu.data.alignment import WORD_SPLIT_RULE
 from nlu.data.example import Example
+from nlu.data.lexicon import LEXICON_FILE, extra_inputs
 from nlu.errors import ExportError
 from nlu.export.onnx_config import ONNX_CONFIGS, OnnxConfig
 from nlu.runtime.manifest import FORMAT_VERSION, MANIFEST, sha256_file
@@ -91,12 +92,24 @@ def _torch_export(config: OnnxConfig, model, tokenizer, path: Path, opset: int) 
     )
     # A tokenizer whose model_input_names lack token_type_ids (RoBERTa-style, or transformers 5's generic
     # tokenizers backend) returns none, while the graph still takes them; the model's default is all zeros.
-    args = tuple(sample[name] if name in sample else torch.zeros_like(sample["input_ids"]) for name in inputs)
+    words = [["a", "short", "one"], ["a", "somewhat", "longer", "example", "sentence", "here"]]
+    word_ids = [sample.word_ids(b) for b in range(len(words))]
+    extras = extra_inputs(
+        inputs, words, word_ids, sample["input_ids"].shape[1], getattr(model, "gazetteer", None)
+    )
+    args = tuple(
+        torch.from_numpy(extras[name])
+        if name in extras
+        else sample[name]
+        if name in sample
+        else torch.zeros_like(sample["input_ids"])
+        for name in inputs
+    )
     batch, seq = (
         torch.export.Dim("batch", max=4096),
         torch.export.Dim("sequence", max=model.config.max_seq_length),
     )
-    dynamic = {name: {0: batch, 1: seq} for name in inputs}
+    dynamic = (tuple({0: batch, 1: seq} for _ in inputs),)  # the wrapper's one *inputs argument
     # The exporter logs a warning per torchvision operator it cannot register; this model uses none of them.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     with warnings.catch_warnings():
@@ -224,7 +237,18 @@ def _parity(model, tokenizer, parser, config: OnnxConfig, examples: list[Example
             padding=True,
             return_tensors="pt",
         )
-        out = model(**{k: v for k, v in batch.items() if k in config.inputs(model)})
+        names = config.inputs(model)
+        extras = extra_inputs(
+            names,
+            chunk,
+            [batch.word_ids(b) for b in range(len(chunk))],
+            batch["input_ids"].shape[1],
+            getattr(model, "gazetteer", None),
+        )
+        feeds = {k: v for k, v in batch.items() if k in names} | {
+            k: torch.from_numpy(v) for k, v in extras.items()
+        }
+        out = model(**feeds)
         valid = batch["attention_mask"].numpy().astype(bool)
         max_diff = max(
             max_diff,
@@ -332,7 +356,12 @@ def export_model(
             "fused_operators": fused,
             "files": {},
         }
-        for name in ("model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"):
+        files = ["model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"]
+        if getattr(model, "gazetteer", None) is not None:
+            model.gazetteer.save(tmp)
+            manifest["lexicon_file"] = LEXICON_FILE
+            files.append(LEXICON_FILE)
+        for name in files:
             manifest["files"][name] = sha256_file(tmp / name)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 

@@ -19,10 +19,9 @@ class OnnxConfig:
     min_agreement_int8: float = 0.97
 
     def inputs(self, model) -> list[str]:
-        names = ["input_ids", "attention_mask"]
-        if getattr(model.encoder.config, "type_vocab_size", 0) > 0:
-            names.append("token_type_ids")
-        return names
+        from nlu.models import model_input_names
+
+        return model_input_names(model)
 
     def decoding(self, model) -> dict:
         """What the runtime needs besides the graph to turn logits into tags."""
@@ -45,14 +44,20 @@ class _LogitsOnly(torch.nn.Module):
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
-        self.model = model
+        from nlu.models import model_input_names
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None):
-        kwargs = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-        out = self.model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        self.model = model
+        self.names = model_input_names(model)
+
+    def forward(self, *inputs):
+        out = self.model(**dict(zip(self.names, inputs, strict=True)))
         return out.intent_logits, out.slot_logits
 
 
+# model_type -> how it exports. The joint models all export logits; decoding (softmax or CRF) runs in numpy.
 ONNX_CONFIGS: dict[str, OnnxConfig] = {
     "nlu-jointbert": OnnxConfig(),
+    "nlu-jointidsf": OnnxConfig(),
+    "nlu-slotrefine": OnnxConfig(),
+    "nlu-ctran": OnnxConfig(),
 }

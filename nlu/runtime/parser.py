@@ -24,6 +24,7 @@ from nlu.data.alignment import (
     items_from_words,
     predict_in_batches,
 )
+from nlu.data.lexicon import Gazetteer, extra_inputs
 from nlu.errors import ArtifactError
 from nlu.modules import crf_numpy
 from nlu.prediction import Prediction
@@ -53,6 +54,7 @@ class Parser:
         self.max_seq_length: int = int(manifest["max_seq_length"])
         self.input_names = [i.name for i in session.get_inputs()]
         self.pad_id = int(manifest.get("pad_token_id", 0))
+        self.gazetteer = Gazetteer.load(artifact_dir) if manifest.get("lexicon_file") else None
         decoding = manifest.get("decoding", {"type": "softmax"})
         self.crf = None
         if decoding["type"] == "crf":
@@ -117,6 +119,8 @@ class Parser:
             feeds["input_ids"][b, :n] = e.ids
             feeds["attention_mask"][b, :n] = 1
             feeds["token_type_ids"][b, :n] = e.type_ids
+        word_ids = [list(e.word_ids) + [None] * (width - len(e.ids)) for e in encodings]
+        feeds.update(extra_inputs(self.input_names, words_batch, word_ids, width, self.gazetteer))
         outputs = self.session.run(None, {name: feeds[name] for name in self.input_names})
         return outputs[0], outputs[1], [list(e.word_ids) for e in encodings]
 

@@ -11,16 +11,22 @@ import torch
 from nlu.data.alignment import align_labels
 from nlu.data.example import Example
 from nlu.data.labels import LabelVocab
+from nlu.data.lexicon import Gazetteer, extra_inputs
 
 IGNORE = -100
 
 
 def encode_examples(
-    examples: Sequence[Example], tokenizer, labels: LabelVocab, max_length: int
+    examples: Sequence[Example],
+    tokenizer,
+    labels: LabelVocab,
+    max_length: int,
+    gazetteer: Gazetteer | None = None,
 ) -> datasets.Dataset:
     """One row per example: ``input_ids``, ``attention_mask`` (+ ``token_type_ids``), ``intent_label`` and
-    ``slot_labels`` (the word's tag id on its first sub-token, -100 elsewhere). Tokenisation runs batched through
-    ``Dataset.map`` with the backbone's fast tokenizer."""
+    ``slot_labels`` (the word's tag id on its first sub-token, -100 elsewhere), and with a gazetteer
+    ``lexicon_features`` (one list of 0/1 per sub-token). Tokenisation runs batched through ``Dataset.map``
+    with the backbone's fast tokenizer."""
     datasets.disable_progress_bars()
     raw = datasets.Dataset.from_dict(
         {
@@ -35,6 +41,12 @@ def encode_examples(
         enc["slot_labels"] = [
             align_labels(enc.word_ids(i), word_labels) for i, word_labels in enumerate(batch["word_labels"])
         ]
+        if gazetteer is not None:
+            enc["lexicon_features"] = []
+            for i, words in enumerate(batch["tokens"]):
+                word_ids = enc.word_ids(i)
+                feats = extra_inputs(["lexicon_features"], [words], [word_ids], len(word_ids), gazetteer)
+                enc["lexicon_features"].append(feats["lexicon_features"][0].tolist())
         return enc
 
     return raw.map(tokenize, batched=True, remove_columns=["tokens", "word_labels"])
@@ -58,6 +70,15 @@ class Collator:
             "slot_labels": pad("slot_labels", IGNORE),
             "intent_labels": torch.tensor([r["intent_label"] for r in rows], dtype=torch.long),
         }
+        if "lexicon_features" in rows[0]:
+            types = len(rows[0]["lexicon_features"][0])
+            batch["lexicon_features"] = torch.tensor(
+                [
+                    r["lexicon_features"] + [[0.0] * types] * (width - len(r["lexicon_features"]))
+                    for r in rows
+                ],
+                dtype=torch.float32,
+            )
         if "token_type_ids" in rows[0]:
             batch["token_type_ids"] = pad("token_type_ids", 0)
         return batch

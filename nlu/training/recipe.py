@@ -60,13 +60,68 @@ class DataSection(_Section):
         return self
 
 
+class LexiconSection(_Section):
+    """Gazetteer features (nlu.modules.lexicon_gate): phrase lists per slot type, from files or from train."""
+
+    files: dict[str, str] | None = Field(None, description="slot type -> file with one phrase a line")
+    from_train: list[str] | None = Field(
+        None, description="slot types whose values in the train split form the lists (never dev/test)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LexiconSection:
+        if (self.files is None) == (self.from_train is None):
+            raise ValueError("give either model.lexicon.files or model.lexicon.from_train")
+        return self
+
+
+class JointIdsfSection(_Section):
+    attention_dim: int = Field(200, ge=8, description="size of the soft intent label embedding")
+
+
+class SlotRefineSection(_Section):
+    layers: int = Field(1, ge=1, le=6, description="Transformer layers of the refiner, run once per pass")
+    heads: int = Field(4, ge=1, description="attention heads of the refiner; must divide the hidden size")
+    teacher_forcing: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of training batches whose second pass sees gold B- tags"
+    )
+
+
+class CtranSection(_Section):
+    kernel_sizes: list[int] = Field([3, 5, 7], description="odd CNN window sizes, one convolution each")
+    channels: int = Field(128, ge=8, description="filters per convolution")
+    encoder_layers: int = Field(2, ge=1, le=12)
+    decoder_layers: int = Field(1, ge=1, le=12)
+    heads: int = Field(8, ge=1, description="attention heads; must divide the backbone's hidden size")
+    freeze_encoder: bool = Field(False, description="use the language model as frozen word embeddings")
+
+
 class ModelSection(_Section):
-    architecture: Literal["jointbert"] = "jointbert"
+    architecture: Literal["jointbert", "jointidsf", "slotrefine", "ctran"] = "jointbert"
     backbone: str = Field("minilm", description="'minilm' (packaged), a local folder or a hub id")
     use_crf: bool = False
     classifier_dropout: float = Field(0.1, ge=0.0, lt=1.0)
     intent_loss_coef: float = Field(1.0, ge=0.0)
     max_length: int = Field(128, ge=8, le=4096)
+    lexicon: LexiconSection | None = None
+    jointidsf: JointIdsfSection | None = None
+    slotrefine: SlotRefineSection | None = None
+    ctran: CtranSection | None = None
+
+    @model_validator(mode="after")
+    def _options_match_architecture(self) -> ModelSection:
+        for name in ("jointidsf", "slotrefine", "ctran"):
+            if getattr(self, name) is not None and self.architecture != name:
+                raise ValueError(f"model.{name} options apply only with architecture: {name}")
+        return self
+
+    def architecture_options(self) -> dict:
+        """The keyword arguments of the architecture's own section (its defaults when the recipe has none)."""
+        sections = {"jointidsf": JointIdsfSection, "slotrefine": SlotRefineSection, "ctran": CtranSection}
+        if self.architecture not in sections:
+            return {}
+        section = getattr(self, self.architecture) or sections[self.architecture]()
+        return section.model_dump()
 
 
 class TrainingSection(_Section):

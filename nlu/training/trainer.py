@@ -31,13 +31,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from nlu.data.labels import LabelVocab
+from nlu.data.lexicon import Gazetteer
 from nlu.data.registry import DataSource, from_files, has_split, load_split, resolve
 from nlu.errors import InterruptedRun, NLUError, RecipeError
 from nlu.models import build_model
 from nlu.models.backbones import resolve_backbone
 from nlu.training.checkpoints import list_checkpoints, prune_checkpoints, write_dir_atomically
 from nlu.training.data import BucketBatchSampler, Collator, encode_examples
-from nlu.training.recipe import DataSection, Recipe, dump_recipe, load_recipe
+from nlu.training.recipe import DataSection, LexiconSection, Recipe, dump_recipe, load_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,13 @@ def data_source(data: DataSection) -> DataSource:
     )
     source.hf_config, source.columns = data.hf_config, data.columns
     return source
+
+
+def build_gazetteer(lexicon: LexiconSection, train_examples: list) -> Gazetteer:
+    """The recipe's phrase lists: from files, or the listed slot types' values in the train split."""
+    if lexicon.files:
+        return Gazetteer.from_files(lexicon.files)
+    return Gazetteer.from_examples(train_examples, lexicon.from_train or [])
 
 
 def _prepare_run_dir(recipe: Recipe, run_dir: Path, resume: bool, overwrite: bool) -> Recipe:
@@ -193,6 +201,7 @@ def run_training(
     if not getattr(tokenizer, "is_fast", False):
         raise RecipeError([f"model.backbone: {m.backbone!r} has no fast tokenizer; word alignment needs one"])
 
+    gazetteer = build_gazetteer(m.lexicon, train_examples) if m.lexicon else None
     model = build_model(
         m.architecture,
         backbone=m.backbone,
@@ -201,8 +210,11 @@ def run_training(
         classifier_dropout=m.classifier_dropout,
         intent_loss_coef=m.intent_loss_coef,
         max_length=m.max_length,
+        lexicon_types=gazetteer.types if gazetteer else None,
+        **m.architecture_options(),
     )
-    train_set = encode_examples(train_examples, tokenizer, labels, m.max_length)
+    model.gazetteer = gazetteer
+    train_set = encode_examples(train_examples, tokenizer, labels, m.max_length, gazetteer=gazetteer)
     sampler = BucketBatchSampler([len(ids) for ids in train_set["input_ids"]], t.batch_size, seed=t.seed)
     loader = torch.utils.data.DataLoader(
         train_set.with_format(None),
@@ -260,6 +272,8 @@ def run_training(
             unwrapped.save_pretrained(folder, safe_serialization=True)
             tokenizer.save_pretrained(folder)
             labels.save(folder)
+            if gazetteer is not None:
+                gazetteer.save(folder)
             (folder / "training_info.json").write_text(
                 json.dumps(
                     {

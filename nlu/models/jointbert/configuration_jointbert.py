@@ -20,6 +20,8 @@ class JointBertConfig(PretrainedConfig):
         intent_loss_coef: weight of the intent loss; the slot loss has weight 1.
         max_seq_length: sub-tokens per utterance, special tokens included; longer input is truncated.
         word_split: name of the rule that splits raw text into words (see ``nlu.data.alignment``).
+        lexicon_types: gazetteer types whose word features gate the token states (``nlu.modules.lexicon_gate``);
+            empty for none.
     """
 
     model_type = "nlu-jointbert"
@@ -34,6 +36,7 @@ class JointBertConfig(PretrainedConfig):
         intent_loss_coef: float = 1.0,
         max_seq_length: int = 128,
         word_split: str = WORD_SPLIT_RULE,
+        lexicon_types: list[str] | None = None,
         **kwargs,
     ):
         self.encoder = dict(encoder or {})
@@ -50,4 +53,5 @@ class JointBertConfig(PretrainedConfig):
         self.intent_loss_coef = intent_loss_coef
         self.max_seq_length = int(max_seq_length)
         self.word_split = word_split
+        self.lexicon_types = list(lexicon_types or [])
         super().__init__(**kwargs)

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers import PreTrainedModel
 
+from nlu.data.labels import LabelVocab
+from nlu.models.backbones import build_encoder, load_pretrained_encoder
 from nlu.models.jointbert.configuration_jointbert import JointBertConfig
 from nlu.modules.crf import CRF
+from nlu.modules.decoding import decode_joint, slot_loss
+from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
-
-# Large but finite: keeps softmax/CRF arithmetic free of inf - inf.
-_MASKED = -1e4
-
-
-def build_encoder(encoder_config: dict) -> nn.Module:
-    """An encoder from its config dict, without a pooling layer where the architecture has one: the intent head
-    reads the first token, and an unused pooler would break distributed training's gradient bookkeeping."""
-    config = AutoConfig.for_model(**encoder_config)
-    try:
-        return AutoModel.from_config(config, add_pooling_layer=False)
-    except TypeError:
-        return AutoModel.from_config(config)
 
 
 class JointBertForIntentSlot(PreTrainedModel):
@@ -32,6 +23,7 @@ class JointBertForIntentSlot(PreTrainedModel):
         super().__init__(config)
         self.encoder = build_encoder(config.encoder)
         hidden = self.encoder.config.hidden_size
+        self.lexicon_gate = LexiconGate(len(config.lexicon_types), hidden) if config.lexicon_types else None
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.intent_classifier = nn.Linear(hidden, len(config.intent_labels))
         self.slot_classifier = nn.Linear(hidden, len(config.slot_labels))
@@ -48,54 +40,54 @@ class JointBertForIntentSlot(PreTrainedModel):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
+        lexicon_features: torch.Tensor | None = None,
         intent_labels: torch.Tensor | None = None,
         slot_labels: torch.Tensor | None = None,
     ) -> JointOutput:
-        """input_ids, attention_mask, token_type_ids: (batch, seq_len). intent_labels: (batch,).
-        slot_labels: (batch, seq_len), the word's tag id on its first sub-token and -100 elsewhere."""
+        """input_ids, attention_mask, token_type_ids: (batch, seq_len). lexicon_features: (batch, seq_len,
+        num_lexicon_types), when the config has lexicon types. intent_labels: (batch,). slot_labels:
+        (batch, seq_len), the word's tag id on its first sub-token and -100 elsewhere."""
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        if self.lexicon_gate is not None:
+            hidden = self.lexicon_gate(hidden, lexicon_features)
         hidden = self.dropout(hidden)
         intent_logits = self.intent_classifier(hidden[:, 0])
         slot_logits = self.slot_classifier(hidden)
         out = JointOutput(intent_logits=intent_logits, slot_logits=slot_logits)
         if intent_labels is not None and slot_labels is not None:
             out.intent_loss = nn.functional.cross_entropy(intent_logits, intent_labels)
-            if self.crf is not None:
-                mask = slot_labels != -100
-                out.slot_loss = self.crf(slot_logits, slot_labels.clamp(min=0), mask, reduction="mean")
-            else:
-                out.slot_loss = nn.functional.cross_entropy(
-                    slot_logits.flatten(0, 1), slot_labels.flatten(), ignore_index=-100
-                )
+            out.slot_loss = slot_loss(slot_logits, slot_labels, self.crf)
             out.loss = self.config.intent_loss_coef * out.intent_loss + out.slot_loss
         return out
 
     @torch.no_grad()
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
-        """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token.
+        """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
+        return decode_joint(out.intent_logits, out.slot_logits, word_mask, self.crf)
 
-        UNK is never predicted. Slot confidences are CRF posterior marginals of the Viterbi tags, or softmax
-        probabilities without a CRF.
-        """
-        intent_logits = out.intent_logits.float().clone()
-        intent_logits[:, 0] = _MASKED
-        intent_probs = intent_logits.softmax(-1)
-        slot_logits = out.slot_logits.float().clone()
-        slot_logits[..., 0] = _MASKED
-        if self.crf is not None:
-            paths = self.crf.decode(slot_logits, word_mask)
-            marginals = self.crf.marginals(slot_logits, word_mask)
-            confidences = []
-            for b, path in enumerate(paths):
-                positions = word_mask[b].nonzero().flatten().tolist()
-                confidences.append([marginals[b, p, t].item() for p, t in zip(positions, path, strict=True)])
-        else:
-            probs = slot_logits.softmax(-1)
-            best, ids = probs.max(-1)
-            paths, confidences = [], []
-            for b in range(ids.shape[0]):
-                keep = word_mask[b]
-                paths.append(ids[b][keep].tolist())
-                confidences.append(best[b][keep].tolist())
-        return DecodedBatch(intent_probs=intent_probs.tolist(), slot_ids=paths, slot_confidences=confidences)
+
+def build_jointbert(
+    backbone: str,
+    labels: LabelVocab,
+    use_crf: bool = False,
+    classifier_dropout: float = 0.1,
+    intent_loss_coef: float = 1.0,
+    max_length: int = 128,
+    lexicon_types: list[str] | None = None,
+) -> JointBertForIntentSlot:
+    """A JointBERT on a pretrained backbone, its heads initialised at random."""
+    encoder = load_pretrained_encoder(backbone)
+    config = JointBertConfig(
+        encoder=encoder.config.to_dict(),
+        intent_labels=labels.intents,
+        slot_labels=labels.slots,
+        use_crf=use_crf,
+        classifier_dropout=classifier_dropout,
+        intent_loss_coef=intent_loss_coef,
+        max_seq_length=max_length,
+        lexicon_types=lexicon_types,
+    )
+    model = JointBertForIntentSlot(config)
+    model.encoder.load_state_dict(encoder.state_dict())
+    return model
