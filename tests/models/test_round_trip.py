@@ -26,6 +26,12 @@ from nlu.prediction import Prediction
 VARIANTS = {
     "jointbert": {"architecture": "jointbert", "use_crf": False},
     "jointbert_crf": {"architecture": "jointbert", "use_crf": True},
+    # gazetteer features from the train split: the artifact must carry the lists and the runtime match them
+    "jointbert_crf_lexicon": {
+        "architecture": "jointbert",
+        "use_crf": True,
+        "lexicon": {"from_train": ["city", "room"]},
+    },
 }
 
 UTTERANCES = [
@@ -76,6 +82,9 @@ def test_best_folder_is_self_contained(trained_model_dir):
         "slot_labels.txt",
     } <= files
     assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl"))]
+    assert ("lexicon.json" in files) == bool(
+        json.loads((trained_model_dir / "config.json").read_text()).get("lexicon_types")
+    )
     config = json.loads((trained_model_dir / "config.json").read_text())
     intents = (trained_model_dir / "intent_labels.txt").read_text().split()
     assert config["intent_labels"] == intents and intents[0] == "UNK"
@@ -172,3 +181,27 @@ def test_exported_runtime_gives_the_same_labels(trained_model_dir, predictor, tm
     (torch_long,) = predictor.predict([long_text])
     assert same_labels(onnx_long, torch_long)
     assert onnx_long.truncated and (onnx_long.words_used, len(onnx_long.tags)) == (torch_long.words_used, 600)
+
+
+def test_lexicon_features_reach_the_model(trained_model_dir, predictor):
+    """For a model with a gazetteer: the gate has learned something, and the features change its output."""
+    import torch
+
+    from nlu.data.lexicon import extra_inputs
+
+    model = predictor.model
+    if not model.config.lexicon_types:
+        pytest.skip("this variant has no lexicon")
+    assert model.lexicon_gate.proj.weight.abs().sum() > 0
+    words = ["what's", "the", "weather", "in", "paris"]
+    enc = predictor.tokenizer([words], is_split_into_words=True, return_tensors="pt")
+    feats = extra_inputs(
+        ["lexicon_features"], [words], [enc.word_ids(0)], enc["input_ids"].shape[1], model.gazetteer
+    )
+    lexicon = torch.from_numpy(feats["lexicon_features"])
+    assert lexicon.sum() > 0, "paris is a city of the DEMO train split"
+    inputs = {k: v for k, v in enc.items() if k in predictor.input_names}
+    with torch.no_grad():
+        with_lexicon = model(**inputs, lexicon_features=lexicon).slot_logits
+        without = model(**inputs, lexicon_features=torch.zeros_like(lexicon)).slot_logits
+    assert not torch.allclose(with_lexicon, without)
