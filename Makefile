@@ -44,7 +44,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 benchmark: install
-	$(BIN)/python benchmarks/jointbert_crf.py
+	$(BIN)/python benchmarks/results.py
 	$(BIN)/python benchmarks/serving.py
 
 clean:

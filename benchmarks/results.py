@@ -1,0 +1,283 @@
+"""Benchmark: every recipe in ``recipes/<dataset>/<model>.yaml`` on the packaged MiniLM encoder -> docs/results.md.
+
+For each (data set, recipe, seed): train, score the best model on the test split, export it to ONNX (int8, the
+shipped default) and time single-utterance parsing with the torch-free runtime on one thread (p50 over the test
+utterances). Writes ``docs/results.md`` (mean ± sample std over seeds, training time, ONNX p50, published
+reference points, per-seed rows, machine, command) and ``docs/results.json``. Finished runs are kept under
+``--runs-dir`` and skipped when the script is started again, so an interrupted benchmark continues where it
+stopped; the latency of a finished run is measured once and kept with it.
+
+    NLU_DATA_DIR=../shared/data python benchmarks/results.py                       # everything (about 9 h on 2 cores)
+    python benchmarks/results.py --datasets atis snips --recipes jointbert jointbert_crf slotrefine
+    python benchmarks/results.py --datasets massive xsid --recipes jointbert_crf
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from machine import cpu_model  # noqa: E402
+
+METRICS = ("intent_accuracy", "slot_f1", "exact_match")
+MODELS = ("jointbert", "jointbert_crf", "jointidsf", "slotrefine", "ctran")
+MODEL_NAMES = {
+    "jointbert": "JointBERT",
+    "jointbert_crf": "JointBERT+CRF",
+    "jointidsf": "intent-slot attention (JointIDSF)",
+    "slotrefine": "SlotRefine",
+    "ctran": "CTRAN",
+}
+# Bars: issue 2 (JointBERT+CRF on MiniLM) and issue 5 (the best model reaches JointBERT+CRF's published figures).
+BARS = {"atis": (0.970, 0.950, 0.850), "snips": (0.980, 0.950, 0.880)}
+# Published reference points: (data set, model, source) -> (intent accuracy, slot F1, exact match); None = not given.
+PUBLISHED = [
+    ("atis", "JointBERT+CRF, BERT-base (110M)", "Chen et al. 2019", (0.979, 0.960, 0.886)),
+    ("snips", "JointBERT+CRF, BERT-base (110M)", "Chen et al. 2019", (0.984, 0.967, 0.926)),
+    ("atis", "SlotRefine + BERT", "Wu et al. 2020", (None, 0.9616, None)),
+    ("snips", "SlotRefine + BERT", "Wu et al. 2020", (None, 0.9705, None)),
+    ("atis", "CTRAN, BERT-large (340M)", "Rafiepour & Salimi Sartakhti 2023", (0.9807, 0.9846, None)),
+    ("snips", "CTRAN, BERT-large (340M)", "Rafiepour & Salimi Sartakhti 2023", (0.9942, 0.9830, None)),
+    ("massive", "XLM-R base, en-US", "FitzGerald et al. 2023", (0.88, 0.84, None)),
+    ("xsid", "mDeBERTa, English", "issue 4 (van der Goot et al.)", (0.991, 0.951, 0.900)),
+]
+# Seeds per data set when --seeds is not given: the two large sets take one run each on 2 cores.
+DEFAULT_SEEDS = {"atis": [1, 2, 3], "snips": [1, 2, 3], "massive": [1], "xsid": [1]}
+LATENCY_UTTERANCES = 300
+
+
+def machine() -> str:
+    import torch
+
+    return (
+        f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+    )
+
+
+def onnx_latency(run_dir: Path, model_dir: Path, dataset: str) -> dict:
+    """Export (int8, optimised) and time ``Parser.parse`` one utterance at a time on one thread."""
+    from nlu.data.registry import load_split
+    from nlu.export import export_model
+    from nlu.runtime import Parser
+
+    artifact = run_dir / "artifact-int8"
+    if not (artifact / "nlu.json").is_file():
+        export_model(model_dir, artifact, quantize="int8", optimize=True)
+    parser = Parser.load(artifact, num_threads=1)
+    texts = [" ".join(ex.tokens) for ex in load_split(dataset, "test")[:LATENCY_UTTERANCES]]
+    for text in texts[:20]:
+        parser.parse(text)
+    times = []
+    for text in texts:
+        started = time.perf_counter()
+        parser.parse(text)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"p50_ms": round(statistics.median(times), 3), "p90_ms": round(times[int(0.9 * len(times))], 3)}
+
+
+def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path, latency: bool = True) -> dict:
+    from nlu.evaluation.evaluate import evaluate
+    from nlu.training.trainer import train
+
+    run_dir = runs_dir / f"{dataset}-{recipe_name}-seed{seed}"
+    done = run_dir / "benchmark.json"
+    if done.exists():
+        record = json.loads(done.read_text())
+    else:
+        recipe = REPO / "recipes" / dataset / f"{recipe_name}.yaml"
+        started = time.perf_counter()
+        result = train(recipe, [f"training.seed={seed}"], output_dir=run_dir, overwrite=True)
+        wall = time.perf_counter() - started
+        test = evaluate(result.best_model_dir, dataset, "test", run_dir / "eval-test")
+        record = {
+            "dataset": dataset,
+            "recipe": f"recipes/{dataset}/{recipe_name}.yaml",
+            "seed": seed,
+            "train_seconds": result.train_seconds,
+            "wall_seconds": wall,
+            "dev": result.dev_metrics,
+            "test": test,
+        }
+        done.write_text(json.dumps(record, indent=2))
+    if latency and "onnx" not in record:
+        record["onnx"] = onnx_latency(run_dir, run_dir / "best", dataset)
+        done.write_text(json.dumps(record, indent=2))
+    return record
+
+
+def _mean_std(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
+    mean = statistics.mean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+
+
+def _model(recipe: str) -> str:
+    return Path(recipe).stem
+
+
+def write_results(records: list[dict], command: str, out: Path, notes: list[str] = ()) -> None:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["dataset"], r["recipe"]), []).append(r)
+    order = {name: i for i, name in enumerate(MODELS)}
+    datasets = sorted({d for d, _ in groups}, key=lambda d: ("atis", "snips", "massive", "xsid").index(d))
+    lines = [
+        "# Results",
+        "",
+        "Test-set scores of the models trained by the recipes in `recipes/`, all on the packaged MiniLM encoder",
+        "(all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7M parameters; BERT-base has 110M). Mean ± sample standard",
+        "deviation over seeds; percentages. Slot F1 is span-level (seqeval, conlleval-compatible); exact match is",
+        "the share of utterances with the right intent and every slot tag right. Gold labels that never occur in",
+        "training count as errors (ATIS test has some). ONNX p50: the median time `nlu.runtime.Parser.parse`",
+        f"takes for one test utterance on one thread ({LATENCY_UTTERANCES} utterances, int8 artifact as exported",
+        "by default), tokenisation and decoding included.",
+        "",
+        f"- Machine: {machine()}",
+        f"- Command: `{command}`",
+        f"- Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *(f"- Note: {note}" for note in notes),
+        "",
+    ]
+    for dataset in datasets:
+        lines += [
+            f"## {dataset}",
+            "",
+            "| model | recipe | seeds | intent accuracy | slot F1 | exact match | training (min) | ONNX p50 (ms) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        rows = sorted(
+            ((r, rs) for (d, r), rs in groups.items() if d == dataset),
+            key=lambda x: order.get(_model(x[0]), 99),
+        )
+        for recipe, rs in rows:
+            cells = [_mean_std([r["test"][m] for r in rs]) for m in METRICS]
+            minutes = statistics.mean(r["train_seconds"] / 60 for r in rs)
+            latency = [r["onnx"]["p50_ms"] for r in rs if "onnx" in r]
+            p50 = _mean_std(latency, scale=1.0) if latency else "-"
+            lines.append(
+                f"| {MODEL_NAMES.get(_model(recipe), _model(recipe))} | `{recipe}` | {len(rs)} | {' | '.join(cells)} | "
+                f"{minutes:.1f} | {p50} |"
+            )
+        published = [p for p in PUBLISHED if p[0] == dataset]
+        if published:
+            lines += ["", "Published, larger encoders (intent accuracy / slot F1 / exact match):", ""]
+            for _, model, source, values in published:
+                shown = " / ".join("n/a" if v is None else f"{100 * v:.2f}" for v in values)
+                lines.append(f"- {model} ({source}): {shown}")
+        lines += ["", *bar_lines(dataset, groups), ""]
+    lines += [
+        "## Per seed",
+        "",
+        "| data set | recipe | seed | intent accuracy | slot F1 | exact match | training (s) | ONNX p50 (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(records, key=lambda r: (r["dataset"], order.get(_model(r["recipe"]), 99), r["seed"])):
+        t = r["test"]
+        p50 = f"{r['onnx']['p50_ms']:.2f}" if "onnx" in r else "-"
+        lines.append(
+            f"| {r['dataset']} | `{r['recipe']}` | {r['seed']} | {100 * t['intent_accuracy']:.2f} | "
+            f"{100 * t['slot_f1']:.2f} | {100 * t['exact_match']:.2f} | {r['train_seconds']:.0f} | {p50} |"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out.with_suffix(".json").write_text(json.dumps({"command": command, "runs": records}, indent=2) + "\n")
+
+
+def bar_lines(dataset: str, groups: dict) -> list[str]:
+    """Whether the issues' bars are met on this data set, from the means."""
+    means = {
+        _model(recipe): {m: statistics.mean(r["test"][m] for r in rs) for m in METRICS}
+        | {"p50": statistics.mean(r["onnx"]["p50_ms"] for r in rs) if all("onnx" in r for r in rs) else None}
+        for (d, recipe), rs in groups.items()
+        if d == dataset
+    }
+    out = []
+    if dataset in BARS and "jointbert_crf" in means:
+        ok = all(means["jointbert_crf"][m] >= b for m, b in zip(METRICS, BARS[dataset], strict=True))
+        bar = " / ".join(f"{100 * b:.0f}" for b in BARS[dataset])
+        out.append(f"- Issue 2 bar for JointBERT+CRF ({bar}): {'met' if ok else 'not met'}.")
+    published = next((p[3] for p in PUBLISHED if p[0] == dataset and p[1].startswith("JointBERT+CRF")), None)
+    if published and len(means) > 1:
+        best = max(means, key=lambda m: means[m]["exact_match"])
+        ok = all(means[best][m] >= v for m, v in zip(METRICS, published, strict=True))
+        shown = " / ".join(f"{100 * means[best][m]:.2f}" for m in METRICS)
+        out.append(
+            f"- Issue 5 bar, the best model (by exact match: {MODEL_NAMES.get(best, best)}, {shown}) reaches "
+            f"JointBERT+CRF's published figures: {'met' if ok else 'not met'}."
+        )
+    if (
+        "slotrefine" in means
+        and "jointbert" in means
+        and means["slotrefine"]["p50"]
+        and means["jointbert"]["p50"]
+    ):
+        ratio = means["slotrefine"]["p50"] / means["jointbert"]["p50"]
+        verdict = "met" if ratio <= 1.2 else "not met"
+        out.append(f"- SlotRefine's ONNX p50 is {ratio:.2f}x JointBERT's (bar: within 1.2x): {verdict}.")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", nargs="+", default=["atis", "snips", "massive", "xsid"])
+    parser.add_argument(
+        "--recipes", nargs="+", default=list(MODELS), help="recipe names under recipes/<dataset>/"
+    )
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, help="default: 3 for ATIS and SNIPS, 1 for the others"
+    )
+    parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "benchmark")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "results.md")
+    parser.add_argument("--note", action="append", default=[], help="a line for the report (repeatable)")
+    parser.add_argument("--only-cached", action="store_true", help="report finished runs; train nothing")
+    parser.add_argument(
+        "--no-latency", action="store_true", help="skip the ONNX timing (measure later, on a quiet machine)"
+    )
+    args = parser.parse_args()
+    if not os.environ.get("NLU_DATA_DIR"):
+        sys.exit("set NLU_DATA_DIR to the folder holding the data sets (in a checkout: ../shared/data)")
+    argv, skip = [], False
+    for arg in sys.argv[1:]:  # the command as run, without the --note text
+        if skip or arg.startswith("--note="):
+            skip = False
+            continue
+        skip = arg == "--note"
+        if not skip:
+            argv.append(arg)
+    command = "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO)), *argv])
+    records = []
+    for dataset in args.datasets:
+        for recipe in args.recipes:
+            if not (REPO / "recipes" / dataset / f"{recipe}.yaml").is_file():
+                continue
+            for seed in args.seeds or DEFAULT_SEEDS.get(dataset, [1]):
+                done = args.runs_dir / f"{dataset}-{recipe}-seed{seed}" / "benchmark.json"
+                if args.only_cached and not done.exists():
+                    continue
+                records.append(run_one(dataset, recipe, seed, args.runs_dir, latency=not args.no_latency))
+                write_results(records, command, args.out, args.note)
+                r = records[-1]
+                print(
+                    json.dumps(
+                        {k: r[k] for k in ("dataset", "recipe", "seed")}
+                        | {m: r["test"][m] for m in METRICS}
+                        | {"p50_ms": r.get("onnx", {}).get("p50_ms")}
+                    ),
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
