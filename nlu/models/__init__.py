@@ -15,7 +15,10 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 from transformers.utils import logging as hf_logging
 
 from nlu.errors import ModelError, NLUError
+from nlu.models.ctran import CtranConfig, CtranForIntentSlot, build_ctran
 from nlu.models.jointbert import JointBertConfig, JointBertForIntentSlot, build_jointbert
+from nlu.models.jointidsf import JointIdsfConfig, JointIdsfForIntentSlot, build_jointidsf
+from nlu.models.slotrefine import SlotRefineConfig, SlotRefineForIntentSlot, build_slotrefine
 
 hf_logging.disable_progress_bar()  # "Loading weights" bars on every load drown the training output
 logger = logging.getLogger(__name__)
@@ -25,6 +28,9 @@ _ARCHITECTURES: dict[
     str, tuple[type[PretrainedConfig], type[PreTrainedModel], Callable[..., PreTrainedModel]]
 ] = {
     "jointbert": (JointBertConfig, JointBertForIntentSlot, build_jointbert),
+    "jointidsf": (JointIdsfConfig, JointIdsfForIntentSlot, build_jointidsf),
+    "slotrefine": (SlotRefineConfig, SlotRefineForIntentSlot, build_slotrefine),
+    "ctran": (CtranConfig, CtranForIntentSlot, build_ctran),
 }
 for _config, _model, _ in _ARCHITECTURES.values():
     AutoConfig.register(_config.model_type, _config, exist_ok=True)

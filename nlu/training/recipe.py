@@ -77,6 +77,10 @@ class LexiconSection(_Section):
 
 class JointIdsfSection(_Section):
     attention_dim: int = Field(200, ge=8, description="size of the soft intent label embedding")
+    detach_intent_context: bool = Field(
+        True,
+        description="train the intent head by the intent loss alone (false: end to end, as in the paper)",
+    )
 
 
 class SlotRefineSection(_Section):

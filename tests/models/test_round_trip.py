@@ -26,6 +26,9 @@ from nlu.prediction import Prediction
 VARIANTS = {
     "jointbert": {"architecture": "jointbert", "use_crf": False},
     "jointbert_crf": {"architecture": "jointbert", "use_crf": True},
+    "jointidsf": {"architecture": "jointidsf", "use_crf": True, "jointidsf": {"attention_dim": 16}},
+    "slotrefine": {"architecture": "slotrefine", "use_crf": False, "slotrefine": {"heads": 2}},
+    "ctran": {"architecture": "ctran", "use_crf": False, "ctran": {"heads": 2, "channels": 8}},
     # gazetteer features from the train split: the artifact must carry the lists and the runtime match them
     "jointbert_crf_lexicon": {
         "architecture": "jointbert",
@@ -33,6 +36,11 @@ VARIANTS = {
         "lexicon": {"from_train": ["city", "room"]},
     },
 }
+
+# more steps for heads that start further from a useful tagger (a tanh bottleneck, a refiner, a decoder stack)
+LONGER = {"max_steps": 80, "epochs": 4}
+TRANSFORMER = LONGER | {"learning_rate": 3e-3, "head_learning_rate": 3e-3}  # randomly initialised layers
+TRAINING = {"jointidsf": LONGER, "ctran": TRANSFORMER}
 
 UTTERANCES = [
     "can you play shake it off",
@@ -52,7 +60,8 @@ def trained_model_dir(request, tmp_path_factory, tiny_backbone) -> Path:
         folder / "recipe.yaml",
         tiny_backbone,
         model=VARIANTS[request.param],
-        training={"max_steps": 30, "epochs": 2, "learning_rate": 1e-2, "warmup_ratio": 0.0},
+        training={"max_steps": 30, "epochs": 2, "learning_rate": 1e-2, "warmup_ratio": 0.0}
+        | TRAINING.get(request.param, {}),
     )
     return train(recipe, output_dir=folder / "run").best_model_dir
 

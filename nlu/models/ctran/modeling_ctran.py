@@ -1,0 +1,194 @@
+"""CTRAN (Rafiepour & Salimi Sartakhti 2023, "CTRAN: CNN-Transformer-based Network for Natural Language
+Understanding", arXiv 2303.10606), optionally with a CRF.
+
+Shared encoder: backbone states -> parallel 'same'-padded convolutions -> window feature sequence (each
+position's feature maps of every convolution, concatenated) -> linear projection to the hidden size -> stacked
+Transformer encoder layers. Intent decoder: multi-head self-attention, masked mean pooling, a linear layer.
+Slot decoder: the aligned Transformer decoder, whose target is the encoder output itself and whose
+self-attention mask is the zero-diagonal mask, so output position i stays aligned with input token i; then a
+linear layer.
+
+Every mask is built from tensors at run time (no branching on tensor values), so the model exports to ONNX
+with dynamic batch and sequence axes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from nlu.data.labels import LabelVocab
+from nlu.models.backbones import build_encoder, load_pretrained_encoder
+from nlu.models.ctran.configuration_ctran import CtranConfig
+from nlu.modules.crf import CRF
+from nlu.modules.decoding import decode_joint, slot_loss
+from nlu.modules.lexicon_gate import LexiconGate
+from nlu.modules.outputs import DecodedBatch, JointOutput
+
+
+def zero_diagonal_mask(length: int | torch.SymInt, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """(length, length) additive attention mask: 0 on the diagonal, -inf elsewhere, so in self-attention every
+    position attends to itself only. ``length`` is the runtime sequence length (symbolic under export)."""
+    eye = torch.eye(length, dtype=torch.bool, device=device)
+    return torch.full(eye.shape, float("-inf"), dtype=dtype, device=device).masked_fill(eye, 0.0)
+
+
+class WindowFeatures(nn.Module):
+    """Parallel 1-D convolutions over the sequence (odd kernels, 'same' padding, ReLU), their feature maps
+    concatenated per position: the paper's window feature sequence. Padded positions are zeroed first, so the
+    states of padding never reach a real position's window."""
+
+    def __init__(self, hidden_size: int, kernel_sizes: list[int], channels: int):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv1d(hidden_size, channels, k, padding=k // 2) for k in kernel_sizes)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """hidden: (batch, seq_len, hidden_size); mask: (batch, seq_len), 1 on real tokens ->
+        (batch, seq_len, channels * len(kernel_sizes))."""
+        x = (hidden * mask[:, :, None].to(hidden.dtype)).transpose(1, 2)
+        return torch.cat([torch.relu(conv(x)) for conv in self.convs], dim=1).transpose(1, 2)
+
+
+class CtranForIntentSlot(PreTrainedModel):
+    config_class = CtranConfig
+    base_model_prefix = "nlu_ctran"
+
+    def __init__(self, config: CtranConfig):
+        super().__init__(config)
+        # "encoder" is the pretrained backbone (the trainer's encoder learning rate and the ONNX input names
+        # key on it); everything else is new and trains at the head learning rate.
+        self.encoder = build_encoder(config.encoder)
+        hidden = self.encoder.config.hidden_size
+        dropout = config.classifier_dropout
+        self.lexicon_gate = LexiconGate(len(config.lexicon_types), hidden) if config.lexicon_types else None
+        self.dropout = nn.Dropout(dropout)
+        self.window = WindowFeatures(hidden, config.kernel_sizes, config.channels)
+        self.window_proj = nn.Linear(config.channels * len(config.kernel_sizes), hidden)
+        # ModuleLists of layers rather than nn.TransformerEncoder/Decoder: no nested-tensor conversion of the
+        # padded batch and no causal-mask detection to second-guess the zero-diagonal mask.
+        layer = dict(d_model=hidden, nhead=config.heads, dim_feedforward=4 * hidden, dropout=dropout)
+        self.context_layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(**layer, activation="gelu", batch_first=True)
+            for _ in range(config.encoder_layers)
+        )
+        self.intent_attention = nn.MultiheadAttention(hidden, config.heads, dropout=dropout, batch_first=True)
+        self.intent_classifier = nn.Linear(hidden, len(config.intent_labels))
+        self.slot_layers = nn.ModuleList(
+            nn.TransformerDecoderLayer(**layer, activation="gelu", batch_first=True)
+            for _ in range(config.decoder_layers)
+        )
+        self.slot_classifier = nn.Linear(hidden, len(config.slot_labels))
+        self.crf = CRF(len(config.slot_labels)) if config.use_crf else None
+        self.post_init()
+        self.train(self.training)
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, nn.Linear) and module in (self.intent_classifier, self.slot_classifier):
+            module.weight.data.normal_(mean=0.0, std=0.02)
+            module.bias.data.zero_()
+
+    def train(self, mode: bool = True) -> CtranForIntentSlot:
+        """As ``nn.Module.train``, except that with ``freeze_encoder`` the backbone stays in eval mode (word
+        embeddings from a language model are read without dropout) and its parameters do not require grad.
+
+        Freezing happens here as well as at construction because ``from_pretrained`` swaps in new parameter
+        objects, which require grad again. No backbone parameter requiring grad and its inputs being integer
+        ids, autograd records nothing in the backbone: the saving of ``torch.no_grad`` without a context
+        manager in the exported graph."""
+        super().train(mode)
+        if self.config.freeze_encoder:
+            self.encoder.requires_grad_(False)
+            self.encoder.eval()
+        return self
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        lexicon_features: torch.Tensor | None = None,
+        intent_labels: torch.Tensor | None = None,
+        slot_labels: torch.Tensor | None = None,
+    ) -> JointOutput:
+        """input_ids, attention_mask, token_type_ids: (batch, seq_len). lexicon_features: (batch, seq_len,
+        num_lexicon_types), when the config has lexicon types. intent_labels: (batch,). slot_labels:
+        (batch, seq_len), the word's tag id on its first sub-token and -100 elsewhere."""
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        if self.lexicon_gate is not None:
+            hidden = self.lexicon_gate(hidden, lexicon_features)
+        hidden = self.dropout(hidden)  # (batch, seq_len, hidden)
+        padding = attention_mask == 0  # (batch, seq_len) bool, true where attention must not look
+
+        window = self.window(hidden, attention_mask)  # (batch, seq_len, channels * len(kernel_sizes))
+        states = self.window_proj(window)  # (batch, seq_len, hidden)
+        for layer in self.context_layers:
+            states = layer(states, src_key_padding_mask=padding)
+
+        attended, _ = self.intent_attention(
+            states, states, states, key_padding_mask=padding, need_weights=False
+        )
+        # Masked mean: after the CNN and Transformer layers the first token has no special role, and the
+        # paper's flattening of a fixed-length sequence would tie the head to one padded length.
+        keep = attention_mask[:, :, None].to(attended.dtype)
+        pooled = (attended * keep).sum(1) / keep.sum(1).clamp(min=1.0)  # (batch, hidden)
+        intent_logits = self.intent_classifier(self.dropout(pooled))
+
+        # Self-attention sees only the diagonal, so it needs no padding mask (and a padded row never becomes
+        # all -inf); cross-attention sees every real token of the encoder output.
+        aligned = zero_diagonal_mask(states.shape[1], states.dtype, states.device)
+        slots = states
+        for layer in self.slot_layers:
+            slots = layer(slots, states, tgt_mask=aligned, memory_key_padding_mask=padding)
+        slot_logits = self.slot_classifier(self.dropout(slots))  # (batch, seq_len, num_slot_tags)
+
+        out = JointOutput(intent_logits=intent_logits, slot_logits=slot_logits)
+        if intent_labels is not None and slot_labels is not None:
+            out.intent_loss = nn.functional.cross_entropy(intent_logits, intent_labels)
+            out.slot_loss = slot_loss(slot_logits, slot_labels, self.crf)
+            out.loss = self.config.intent_loss_coef * out.intent_loss + out.slot_loss
+        return out
+
+    @torch.no_grad()
+    def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
+        """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
+        return decode_joint(out.intent_logits, out.slot_logits, word_mask, self.crf)
+
+
+def build_ctran(
+    backbone: str,
+    labels: LabelVocab,
+    use_crf: bool = False,
+    classifier_dropout: float = 0.1,
+    intent_loss_coef: float = 1.0,
+    max_length: int = 128,
+    lexicon_types: list[str] | None = None,
+    kernel_sizes: list[int] = (3, 5, 7),
+    channels: int = 128,
+    encoder_layers: int = 2,
+    decoder_layers: int = 1,
+    heads: int = 8,
+    freeze_encoder: bool = False,
+) -> CtranForIntentSlot:
+    """A CTRAN on a pretrained backbone, everything after the backbone initialised at random."""
+    encoder = load_pretrained_encoder(backbone)
+    config = CtranConfig(
+        encoder=encoder.config.to_dict(),
+        intent_labels=labels.intents,
+        slot_labels=labels.slots,
+        use_crf=use_crf,
+        classifier_dropout=classifier_dropout,
+        intent_loss_coef=intent_loss_coef,
+        max_seq_length=max_length,
+        lexicon_types=lexicon_types,
+        kernel_sizes=list(kernel_sizes),
+        channels=channels,
+        encoder_layers=encoder_layers,
+        decoder_layers=decoder_layers,
+        heads=heads,
+        freeze_encoder=freeze_encoder,
+    )
+    model = CtranForIntentSlot(config)
+    model.encoder.load_state_dict(encoder.state_dict())
+    return model
