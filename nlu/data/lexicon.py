@@ -14,6 +14,7 @@ T gets feature T. A word can carry several types (``washington`` a city and a st
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -71,13 +72,22 @@ class Gazetteer:
         return cls(entries)
 
     @classmethod
-    def from_examples(cls, examples: Iterable[Example], slot_types: Sequence[str]) -> Gazetteer:
-        """The values each of ``slot_types`` takes in ``examples`` (build it from the training split only)."""
-        entries: dict[str, set[str]] = {kind: set() for kind in slot_types}
+    def from_examples(
+        cls, examples: Iterable[Example], slot_types: Sequence[str] | dict[str, Sequence[str]]
+    ) -> Gazetteer:
+        """The values slot types take in ``examples`` (build it from the training split only).
+
+        ``slot_types``: a list of slot types, each its own lexicon type; or a mapping from lexicon type to
+        slot-type patterns (``fnmatch``: ``{"city": ["*city_name"]}`` pools ``fromloc.city_name``,
+        ``toloc.city_name``, ...).
+        """
+        patterns = {t: [t] for t in slot_types} if not isinstance(slot_types, dict) else dict(slot_types)
+        entries: dict[str, set[str]] = {kind: set() for kind in patterns}
         for ex in examples:
-            for kind, start, end in spans(ex.tags):
-                if kind in entries:
-                    entries[kind].add(" ".join(ex.tokens[start:end]))
+            for slot, start, end in spans(ex.tags):
+                for kind, globs in patterns.items():
+                    if any(fnmatch.fnmatchcase(slot, g) for g in globs):
+                        entries[kind].add(" ".join(ex.tokens[start:end]))
         empty = [kind for kind, values in entries.items() if not values]
         if empty:
             raise DataError(

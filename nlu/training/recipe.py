@@ -64,8 +64,10 @@ class LexiconSection(_Section):
     """Gazetteer features (nlu.modules.lexicon_gate): phrase lists per slot type, from files or from train."""
 
     files: dict[str, str] | None = Field(None, description="slot type -> file with one phrase a line")
-    from_train: list[str] | None = Field(
-        None, description="slot types whose values in the train split form the lists (never dev/test)"
+    from_train: list[str] | dict[str, list[str]] | None = Field(
+        None,
+        description="slot types whose values in the train split form the lists (never dev/test); or a map "
+        "from lexicon type to slot-type patterns, e.g. {city: ['*city_name']}",
     )
 
     @model_validator(mode="after")

@@ -70,3 +70,17 @@ def test_from_files_skips_comments_and_names_missing_files(tmp_path):
     assert Gazetteer.from_files({"city": cities}).phrases == {"city": ["boston", "new york"]}
     with pytest.raises(DataError, match="model.lexicon.files.airline: .*no such file"):
         Gazetteer.from_files({"airline": tmp_path / "nope.txt"})
+
+
+def test_from_train_pools_slot_types_by_pattern():
+    train = [
+        Example(
+            "a",
+            ["from", "boston", "to", "denver"],
+            ["O", "B-fromloc.city_name", "O", "B-toloc.city_name"],
+            "f",
+        ),
+        Example("b", ["at", "logan"], ["O", "B-fromloc.airport_name"], "f"),
+    ]
+    built = Gazetteer.from_examples(train, {"city": ["*city_name"], "airport": ["*airport_name"]})
+    assert built.phrases == {"airport": ["logan"], "city": ["boston", "denver"]}
