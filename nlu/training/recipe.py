@@ -20,6 +20,24 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CodeSwitchSection(_Section):
+    """Code-switching augmentation of the train split (nlu.data.augment.code_switch)."""
+
+    dictionaries: str = Field(
+        "dictionaries",
+        description="folder of MUSE dictionaries <source>-<lang>.txt: a path, or a folder under $NLU_DATA_DIR",
+    )
+    languages: list[str] = Field(description="target languages and/or family names (romance, germanic, ...)")
+    source_language: str = "en"
+    probability: float = Field(0.5, ge=0.0, le=1.0, description="chance that each chunk is translated")
+    copies: int = Field(1, ge=1, le=20, description="augmented copies per utterance, besides the original")
+    seed: int | None = Field(None, description="default: training.seed")
+
+
+class AugmentSection(_Section):
+    code_switch: CodeSwitchSection | None = None
+
+
 class DataSection(_Section):
     dataset: str | None = Field(
         None,
@@ -39,6 +57,7 @@ class DataSection(_Section):
     train_split: str = "train"
     dev_split: str | None = "dev"
     test_split: str | None = "test"
+    augment: AugmentSection | None = Field(None, description="transforms of the train split (code_switch)")
 
     @field_validator("format")
     @classmethod

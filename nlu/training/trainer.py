@@ -32,13 +32,20 @@ from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from nlu.data.labels import LabelVocab
 from nlu.data.lexicon import Gazetteer
-from nlu.data.registry import DataSource, from_files, has_split, load_split, resolve
+from nlu.data.registry import DataSource, data_root, from_files, has_split, load_split, resolve
 from nlu.errors import InterruptedRun, NLUError, RecipeError
 from nlu.models import build_model
 from nlu.models.backbones import resolve_backbone
 from nlu.training.checkpoints import list_checkpoints, prune_checkpoints, write_dir_atomically
 from nlu.training.data import BucketBatchSampler, Collator, encode_examples
-from nlu.training.recipe import DataSection, LexiconSection, Recipe, dump_recipe, load_recipe
+from nlu.training.recipe import (
+    CodeSwitchSection,
+    DataSection,
+    LexiconSection,
+    Recipe,
+    dump_recipe,
+    load_recipe,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +107,28 @@ def data_source(data: DataSection) -> DataSource:
     )
     source.hf_config, source.columns = data.hf_config, data.columns
     return source
+
+
+def code_switch(section: CodeSwitchSection, examples: list, default_seed: int) -> tuple[list, dict]:
+    """The train split with code-switched copies added, and the augmentation's report (coverage per language)."""
+    from nlu.data.augment.code_switch import CodeSwitcher, expand_languages, load_dictionaries
+
+    folder = Path(section.dictionaries).expanduser()
+    if not folder.is_dir():
+        folder = data_root() / section.dictionaries
+    languages = expand_languages(section.languages)
+    dictionaries = load_dictionaries(folder, languages, section.source_language)
+    seed = default_seed if section.seed is None else section.seed
+    switcher = CodeSwitcher(dictionaries, section.probability, section.copies, seed)
+    augmented = switcher.augment(examples)
+    report = {"dictionaries": str(folder), "languages": languages, "seed": seed} | switcher.report.to_dict()
+    logger.info(
+        "code-switching: %d utterances -> %d; dictionary coverage %s",
+        len(examples),
+        len(augmented),
+        ", ".join(f"{lang} {100 * c:.0f}%" for lang, c in switcher.report.coverage().items()),
+    )
+    return augmented, report
 
 
 def build_gazetteer(lexicon: LexiconSection, train_examples: list) -> Gazetteer:
@@ -195,6 +224,9 @@ def run_training(
         if recipe.data.dev_split and has_split(source, recipe.data.dev_split)
         else []
     )
+    augmentation = None
+    if recipe.data.augment and recipe.data.augment.code_switch:
+        train_examples, augmentation = code_switch(recipe.data.augment.code_switch, train_examples, t.seed)
     labels = LabelVocab.from_examples(train_examples)
     backbone_path = resolve_backbone(m.backbone)
     tokenizer = AutoTokenizer.from_pretrained(backbone_path)
@@ -238,6 +270,8 @@ def run_training(
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
         labels.save(run_dir)
+        if augmentation is not None:
+            (run_dir / "augmentation.json").write_text(json.dumps(augmentation, indent=2), encoding="utf-8")
 
     state = TrainerState()
     if resume:

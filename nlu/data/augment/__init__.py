@@ -1,0 +1,1 @@
+"""Training-data transforms declared in a recipe's ``data.augment`` section."""
