@@ -97,7 +97,11 @@ def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path, latency: 
     else:
         recipe = REPO / "recipes" / dataset / f"{recipe_name}.yaml"
         started = time.perf_counter()
-        result = train(recipe, [f"training.seed={seed}"], output_dir=run_dir, overwrite=True)
+        # a run stopped part-way (the machine went away) continues from its last checkpoint
+        resume = any((run_dir / "checkpoints").glob("step-*"))
+        result = train(
+            recipe, [f"training.seed={seed}"], output_dir=run_dir, resume=resume, overwrite=not resume
+        )
         wall = time.perf_counter() - started
         test = evaluate(result.best_model_dir, dataset, "test", run_dir / "eval-test")
         record = {
