@@ -57,6 +57,11 @@ class DataSection(_Section):
     train_split: str = "train"
     dev_split: str | None = "dev"
     test_split: str | None = "test"
+    train_sample: int | None = Field(
+        None,
+        ge=1,
+        description="train on a random sample of this many training utterances (drawn with training.seed)",
+    )
     augment: AugmentSection | None = Field(None, description="transforms of the train split (code_switch)")
 
     @field_validator("format")

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -224,6 +225,9 @@ def run_training(
         if recipe.data.dev_split and has_split(source, recipe.data.dev_split)
         else []
     )
+    if recipe.data.train_sample and recipe.data.train_sample < len(train_examples):
+        # sampled before augmentation, so code-switched copies come from the sampled utterances only
+        train_examples = random.Random(t.seed).sample(train_examples, recipe.data.train_sample)
     augmentation = None
     if recipe.data.augment and recipe.data.augment.code_switch:
         train_examples, augmentation = code_switch(recipe.data.augment.code_switch, train_examples, t.seed)
