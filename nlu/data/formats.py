@@ -24,6 +24,7 @@ class DataFormat:
     module: str
     description: str
     folder: bool = False  # the format is a folder of files (JointBERT), not one file
+    has_intents: bool = True  # False: token tags only (auxiliary tasks); every example's intent is "none"
 
     def reader(self) -> Callable[..., list[Example]]:
         return importlib.import_module(self.module).read
@@ -56,6 +57,12 @@ FORMATS: dict[str, DataFormat] = {
         ),
         DataFormat("multiatis", "nlu.data.multiatis", "MultiATIS++ TSV: id, utterance, slot_labels, intent"),
         DataFormat("rasa", "nlu.data.rasa_yaml", "Rasa NLU training data YAML (nlu: - intent: / examples:)"),
+        DataFormat(
+            "conll_ner",
+            "nlu.data.conll_ner",
+            "CoNLL-2003 style: word ... tag a line, no intents (auxiliary)",
+            has_intents=False,
+        ),
     )
 }
 ALIASES = {"xsid": "conll", "rasa_yaml": "rasa", "json": "jsonl"}
@@ -103,6 +110,8 @@ def detect_format(path: str | Path) -> str:
         return "snips_json"
     if first.startswith("BOS "):
         return "atis_iob"
+    if first.startswith("-DOCSTART-"):
+        return "conll_ner"
     columns = first_row.split("\t") if "\t" in first_row else first_row.split()
     if len(columns) == 4 and columns[0].strip().isdigit():
         return "conll"

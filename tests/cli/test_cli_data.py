@@ -30,7 +30,7 @@ def test_card_of_an_unknown_name(monkeypatch, capsys):
 def test_formats_lists_readers_and_writers(monkeypatch, capsys):
     code, out, _ = run_main(monkeypatch, capsys, "data", "formats")
     lines = {line.split()[0]: line.split()[1] for line in out.splitlines()}
-    assert lines["rasa"] == "read/write" and lines["atis_iob"] == "read" and len(lines) == 9
+    assert lines["rasa"] == "read/write" and lines["atis_iob"] == "read" and len(lines) == 10
 
 
 def test_convert_rasa_to_conll_and_back(tmp_path, monkeypatch, capsys):

@@ -20,8 +20,10 @@ from nlu.errors import DataError
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 
-def triples(examples: list[Example]) -> list[tuple[list[str], list[str], str]]:
-    return [(ex.tokens, ex.tags, ex.intent) for ex in examples]
+def triples(examples: list[Example], fmt: str = "jsonl") -> list[tuple[list[str], list[str], str]]:
+    """What a format must keep: words, tags and, where the format holds intents, the intent."""
+    keep_intent = FORMATS[fmt].has_intents
+    return [(ex.tokens, ex.tags, ex.intent if keep_intent else "") for ex in examples]
 
 
 # ---------------------------------------------------------------- xSID CoNLL
@@ -207,6 +209,7 @@ def test_snips_json_errors_name_the_utterance(tmp_path):
         ("rasa/nlu.yml", "rasa"),
         ("jsonl/train.jsonl", "jsonl"),
         ("jointbert_format/train", "jointbert"),
+        ("conll_ner/train.txt", "conll_ner"),
     ],
 )
 def test_detect_format(relative, expected):
@@ -222,7 +225,16 @@ WRITABLE = [name for name, fmt in FORMATS.items() if fmt.writer() is not None]
 
 
 def test_every_writable_format_is_listed():
-    assert set(WRITABLE) == {"jsonl", "jointbert", "conll", "massive", "media", "multiatis", "rasa"}
+    assert set(WRITABLE) == {
+        "jsonl",
+        "jointbert",
+        "conll",
+        "massive",
+        "media",
+        "multiatis",
+        "rasa",
+        "conll_ner",
+    }
 
 
 @pytest.mark.parametrize("fmt", WRITABLE)
@@ -234,7 +246,7 @@ def test_every_format_round_trips_the_fixtures(tmp_path, fmt, fixture):
     examples = read_examples(ASSETS / fixture)
     out = tmp_path / "out"
     write_examples(examples, out, fmt)
-    assert triples(read_examples(out, fmt)) == triples(examples)
+    assert triples(read_examples(out, fmt), fmt) == triples(examples, fmt)
 
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
@@ -265,7 +277,7 @@ def examples_strategy(draw) -> list[Example]:
 def test_property_every_format_round_trips(tmp_path, examples, fmt):
     out = tmp_path / f"round-trip-{fmt}"
     write_examples(examples, out, fmt)
-    got, expected = triples(read_examples(out, fmt)), triples(examples)
+    got, expected = triples(read_examples(out, fmt), fmt), triples(examples, fmt)
     if fmt == "rasa":  # Rasa YAML groups examples by intent, so only the order may change
         got, expected = sorted(map(repr, got)), sorted(map(repr, expected))
     assert got == expected
@@ -279,3 +291,10 @@ def test_property_bio_to_spans_to_bio_is_the_identity(examples):
         for kind, start, end in spans(ex.tags):
             rebuilt[start:end] = [f"B-{kind}"] + [f"I-{kind}"] * (end - start - 1)
         assert rebuilt == ex.tags
+
+
+def test_conll_ner_skips_docstart_and_takes_the_last_column():
+    examples = read_examples(ASSETS / "conll_ner" / "train.txt", "conll_ner")
+    assert [ex.tokens for ex in examples] == [["EU", "rejects", "German", "call"], ["Peter", "Blackburn"]]
+    assert examples[0].tags == ["B-ORG", "O", "B-MISC", "O"] and examples[1].tags == ["B-PER", "I-PER"]
+    assert {ex.intent for ex in examples} == {"none"} and examples[0].meta == {"intent_annotated": False}
