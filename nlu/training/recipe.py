@@ -38,6 +38,29 @@ class AugmentSection(_Section):
     code_switch: CodeSwitchSection | None = None
 
 
+class AuxiliaryTaskSection(_Section):
+    """A token-tagging data set trained beside the main task on the same encoder (nlu.training.auxiliary)."""
+
+    name: str = Field(description="a short name for logs and the auxiliary head")
+    dataset: str | None = Field(
+        None, description="a data set name or folder (its tags are used, not intents)"
+    )
+    file: str | None = Field(
+        None, description="instead of dataset: one file, e.g. an NER file in CoNLL format"
+    )
+    format: str | None = Field(
+        None, description="the file's format (conll_ner, conll, jsonl, ...); default: guessed"
+    )
+    split: str = "train"
+    weight: float = Field(0.5, gt=0.0, description="the auxiliary loss's weight beside the main loss")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AuxiliaryTaskSection:
+        if (self.dataset is None) == (self.file is None):
+            raise ValueError("an auxiliary task needs either dataset or file")
+        return self
+
+
 class DataSection(_Section):
     dataset: str | None = Field(
         None,
@@ -63,6 +86,9 @@ class DataSection(_Section):
         description="train on a random sample of this many training utterances (drawn with training.seed)",
     )
     augment: AugmentSection | None = Field(None, description="transforms of the train split (code_switch)")
+    auxiliary: list[AuxiliaryTaskSection] | None = Field(
+        None, description="token-tagging tasks trained on the same encoder (see training.auxiliary_schedule)"
+    )
 
     @field_validator("format")
     @classmethod
@@ -179,6 +205,11 @@ class TrainingSection(_Section):
         None, ge=1, description="stop after this many optimizer steps (smoke tests)"
     )
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
+    auxiliary_schedule: Literal["joint", "intermediate"] = Field(
+        "joint",
+        description="joint: auxiliary losses added at every step; intermediate: auxiliary tasks first",
+    )
+    auxiliary_epochs: int = Field(1, ge=1, description="epochs of the intermediate schedule's first stage")
 
 
 class Recipe(_Section):

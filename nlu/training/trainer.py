@@ -31,12 +31,14 @@ from accelerate.utils import set_seed
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
+from nlu.data.formats import read_examples
 from nlu.data.labels import LabelVocab
 from nlu.data.lexicon import Gazetteer
 from nlu.data.registry import DataSource, data_root, from_files, has_split, load_split, resolve
 from nlu.errors import InterruptedRun, NLUError, RecipeError
 from nlu.models import build_model
 from nlu.models.backbones import resolve_backbone
+from nlu.training.auxiliary import AuxiliaryTask, MultiTaskModel, pretrain_encoder
 from nlu.training.checkpoints import list_checkpoints, prune_checkpoints, write_dir_atomically
 from nlu.training.data import BucketBatchSampler, Collator, encode_examples
 from nlu.training.recipe import (
@@ -110,6 +112,23 @@ def data_source(data: DataSection) -> DataSource:
     return source
 
 
+def load_auxiliary_tasks(sections: list, tokenizer, max_length: int) -> list[AuxiliaryTask]:
+    """Read and encode each auxiliary data set; its tag vocabulary comes from its own examples."""
+    tasks = []
+    for section in sections:
+        if section.file:
+            examples = read_examples(section.file, section.format)
+        else:
+            examples = load_split(resolve(section.dataset, format=section.format), section.split)
+        vocab = LabelVocab.from_examples(examples)
+        data = encode_examples(examples, tokenizer, vocab, max_length)
+        tasks.append(AuxiliaryTask(section.name, section.weight, vocab.slots, data.with_format(None)))
+        logger.info(
+            "auxiliary task %s: %d utterances, %d tags", section.name, len(examples), len(vocab.slots)
+        )
+    return tasks
+
+
 def code_switch(section: CodeSwitchSection, examples: list, default_seed: int) -> tuple[list, dict]:
     """The train split with code-switched copies added, and the augmentation's report (coverage per language)."""
     from nlu.data.augment.code_switch import CodeSwitcher, expand_languages, load_dictionaries
@@ -175,7 +194,7 @@ def _optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        is_head = not name.startswith("encoder.")
+        is_head = not name.startswith(("encoder.", "main.encoder."))  # main.: inside a MultiTaskModel
         no_decay = param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
         groups.setdefault((is_head, no_decay), []).append(param)
     param_groups = [
@@ -262,6 +281,22 @@ def run_training(
         # dropout masks would differ from the uninterrupted run's.
         generator=torch.Generator().manual_seed(t.seed),
     )
+    collator = Collator(tokenizer.pad_token_id or 0)
+    tasks = load_auxiliary_tasks(recipe.data.auxiliary or [], tokenizer, m.max_length)
+    main_model = model
+    if tasks and t.auxiliary_schedule == "intermediate" and not resume:
+        pretrain_encoder(
+            MultiTaskModel(model, tasks, m.classifier_dropout),
+            tasks,
+            collator,
+            t.auxiliary_epochs,
+            t.batch_size,
+            t.head_learning_rate or t.learning_rate,
+            t.seed,
+            accelerator.device,
+        )
+    if tasks and t.auxiliary_schedule == "joint":
+        model = MultiTaskModel(model, tasks, m.classifier_dropout)
     steps_per_epoch_global = len(loader)
     total_steps = t.max_steps or t.epochs * steps_per_epoch_global
     optimizer = _optimizer(model, recipe)
@@ -306,7 +341,7 @@ def run_training(
         accelerator.wait_for_everyone()
 
     def save_best() -> None:
-        unwrapped = accelerator.unwrap_model(model)
+        unwrapped = main_model  # the joint model only: auxiliary heads are scaffolding
 
         def write(folder: Path) -> None:
             unwrapped.save_pretrained(folder, safe_serialization=True)
@@ -360,6 +395,16 @@ def run_training(
                 for step_in_epoch, batch in enumerate(loader):
                     if step_in_epoch < state.step_in_epoch:
                         continue  # already trained on before the interruption
+                    if tasks and t.auxiliary_schedule == "joint":
+                        batch["auxiliary"] = {
+                            task.name: {
+                                k: v.to(accelerator.device)
+                                for k, v in task.batch(
+                                    t.seed, state.global_step, t.batch_size, collator
+                                ).items()
+                            }
+                            for task in tasks
+                        }
                     out = model(**batch)
                     accelerator.backward(out.loss)
                     accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
@@ -394,9 +439,9 @@ def run_training(
                 improved = True
                 if dev_examples:
                     model.eval()
-                    summary = evaluate_examples(
-                        accelerator.unwrap_model(model), tokenizer, dev_examples, bootstrap=0
-                    ).to_dict()["summary"]
+                    summary = evaluate_examples(main_model, tokenizer, dev_examples, bootstrap=0).to_dict()[
+                        "summary"
+                    ]
                     model.train()
                     value = summary[t.metric]
                     record["dev"] = summary
