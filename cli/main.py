@@ -90,6 +90,11 @@ def predict(
         None, "--input", "-i", help="A file with one utterance a line, or - for stdin."
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
+    labels: Path | None = typer.Option(
+        None,
+        "--labels",
+        help="Zero-shot models: a YAML file of intents and slot types with descriptions to use.",
+    ),
 ) -> None:
     """Parse utterances; print one JSON object per utterance (intent, ranking, entities with offsets).
 
@@ -103,11 +108,16 @@ def predict(
     if (model_dir / "nlu.json").is_file():  # an artifact directory from `nlu export`: no torch needed
         from nlu.runtime import Parser
 
+        if labels is not None:
+            raise NLUError(
+                f"--labels: {model_dir} is an exported artifact, whose label set is fixed; export the model again "
+                "with `nlu export MODEL OUT --labels FILE`"
+            )
         predictions = Parser.load(model_dir).parse_batch(lines, batch_size=batch_size)
     else:
         from nlu.inference import Predictor
 
-        predictions = Predictor.load(model_dir, batch_size=batch_size).predict(lines)
+        predictions = Predictor.load(model_dir, batch_size=batch_size, labels=labels).predict(lines)
     for prediction in predictions:
         _echo_json(prediction.to_dict())
 
@@ -133,11 +143,16 @@ def export(
     optimize: bool = typer.Option(True, "--optimize/--no-optimize", help="onnxruntime transformer fusions."),
     data: str | None = typer.Option(None, "--data", "-d", help="Check (and score) on this data set's split."),
     split: str = typer.Option("dev", "--split", help="The split --data uses."),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="Zero-shot models: export with this YAML label set (intents, slot types)."
+    ),
 ) -> None:
     """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch."""
     from nlu.export import export_model
 
-    report = export_model(model_dir, out_dir, quantize=quantize, optimize=optimize, data=data, split=split)
+    report = export_model(
+        model_dir, out_dir, quantize=quantize, optimize=optimize, data=data, split=split, labels=labels
+    )
     parity = report["parity"]
     typer.echo(
         f"wrote {out_dir} ({report['model_bytes'] / 1e6:.1f} MB, quantization {quantize}); checked on "

@@ -43,14 +43,18 @@ class Predictor:
         self.max_length: int = int(model.config.max_seq_length)
 
     @classmethod
-    def load(cls, model_dir: str | Path, batch_size: int = 64) -> Predictor:
-        from nlu.models import load_model
+    def load(cls, model_dir: str | Path, batch_size: int = 64, labels: str | Path | None = None) -> Predictor:
+        """``labels``: a YAML label file that replaces a zero-shot model's intents and slot types."""
+        from nlu.models import apply_label_file, load_model
 
         model = load_model(model_dir)
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         except (OSError, ValueError) as err:
             raise ModelError(f"{model_dir}: the tokenizer files are missing or broken: {err}") from None
+        if labels is not None:
+            apply_label_file(model, tokenizer, labels)
+            model.eval()
         return cls(model, tokenizer, batch_size=batch_size)
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:

@@ -298,18 +298,20 @@ def export_model(
     data: str | None = None,
     split: str = "dev",
     opset: int = 18,
+    labels: str | Path | None = None,
 ) -> dict:
     """Export, check and write the artifact directory; return the export report.
 
     ``data``/``split``: a data set whose split is used for the parity check and for the exported model's
     scores beside the torch model's (default: the dev split of the model's training recipe if it can be read,
-    else a built-in list of utterances and no scores).
+    else a built-in list of utterances and no scores). ``labels``: a YAML label file that gives a zero-shot model
+    a new label set before export (the artifact holds that label set).
     Raises :class:`ExportError` (and leaves ``out_dir`` untouched) when the check fails.
     """
     from transformers import AutoTokenizer
 
     from nlu.evaluation.metrics import evaluate_predictions
-    from nlu.models import load_model
+    from nlu.models import apply_label_file, load_model
     from nlu.runtime.parser import Parser
 
     if quantize not in ("none", "int8"):
@@ -317,6 +319,9 @@ def export_model(
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     model = load_model(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    if labels is not None:
+        apply_label_file(model, tokenizer, labels)
+        model.eval()
     config = ONNX_CONFIGS.get(model.config.model_type)
     if config is None:
         raise ExportError(f"{model_dir}: architecture {model.config.model_type!r} has no ONNX export yet")

@@ -60,4 +60,5 @@ ONNX_CONFIGS: dict[str, OnnxConfig] = {
     "nlu-jointidsf": OnnxConfig(),
     "nlu-slotrefine": OnnxConfig(),
     "nlu-ctran": OnnxConfig(),
+    "nlu-zeroshot": OnnxConfig(),  # the label set at export time is baked in (set_labels before exporting)
 }

@@ -19,6 +19,7 @@ from nlu.models.ctran import CtranConfig, CtranForIntentSlot, build_ctran
 from nlu.models.jointbert import JointBertConfig, JointBertForIntentSlot, build_jointbert
 from nlu.models.jointidsf import JointIdsfConfig, JointIdsfForIntentSlot, build_jointidsf
 from nlu.models.slotrefine import SlotRefineConfig, SlotRefineForIntentSlot, build_slotrefine
+from nlu.models.zeroshot import ZeroShotConfig, ZeroShotForIntentSlot, build_zeroshot
 
 hf_logging.disable_progress_bar()  # "Loading weights" bars on every load drown the training output
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ _ARCHITECTURES: dict[
     "jointidsf": (JointIdsfConfig, JointIdsfForIntentSlot, build_jointidsf),
     "slotrefine": (SlotRefineConfig, SlotRefineForIntentSlot, build_slotrefine),
     "ctran": (CtranConfig, CtranForIntentSlot, build_ctran),
+    "zeroshot": (ZeroShotConfig, ZeroShotForIntentSlot, build_zeroshot),
 }
 for _config, _model, _ in _ARCHITECTURES.values():
     AutoConfig.register(_config.model_type, _config, exist_ok=True)
@@ -78,3 +80,16 @@ def load_model(model_dir: str | Path) -> PreTrainedModel:
         except NLUError as err:
             raise ModelError(str(err)) from None
     return model
+
+
+def apply_label_file(model: PreTrainedModel, tokenizer, path: str | Path) -> None:
+    """Give a zero-shot model a new label set (intents and slot types with descriptions) from a YAML file."""
+    if not hasattr(model, "set_labels"):
+        raise ModelError(
+            f"--labels: the {model.config.model_type} architecture has a fixed label set; only the zeroshot "
+            "architecture takes new intents and slot types at prediction time"
+        )
+    from nlu.models.zeroshot import load_label_file
+
+    intents, slot_types = load_label_file(path)
+    model.set_labels(intents, slot_types, tokenizer=tokenizer)

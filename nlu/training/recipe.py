@@ -152,8 +152,17 @@ class CtranSection(_Section):
     freeze_encoder: bool = Field(False, description="use the language model as frozen word embeddings")
 
 
+class ZeroShotSection(_Section):
+    embed_dim: int = Field(256, ge=1, description="size of the shared utterance/label embedding space")
+    label_max_length: int = Field(32, ge=3, description="sub-tokens of a label's name and description")
+    label_file: str | None = Field(
+        None,
+        description="YAML {intents: {name: description}, slots: {name: description}} for the training labels",
+    )
+
+
 class ModelSection(_Section):
-    architecture: Literal["jointbert", "jointidsf", "slotrefine", "ctran"] = "jointbert"
+    architecture: Literal["jointbert", "jointidsf", "slotrefine", "ctran", "zeroshot"] = "jointbert"
     backbone: str = Field("minilm", description="'minilm' (packaged), a local folder or a hub id")
     use_crf: bool = False
     classifier_dropout: float = Field(0.1, ge=0.0, lt=1.0)
@@ -167,21 +176,36 @@ class ModelSection(_Section):
     jointidsf: JointIdsfSection | None = None
     slotrefine: SlotRefineSection | None = None
     ctran: CtranSection | None = None
+    zeroshot: ZeroShotSection | None = None
 
     @model_validator(mode="after")
     def _options_match_architecture(self) -> ModelSection:
-        for name in ("jointidsf", "slotrefine", "ctran"):
+        for name in ("jointidsf", "slotrefine", "ctran", "zeroshot"):
             if getattr(self, name) is not None and self.architecture != name:
                 raise ValueError(f"model.{name} options apply only with architecture: {name}")
+        if self.architecture == "zeroshot" and self.use_crf:
+            raise ValueError(
+                "model.use_crf: the zero-shot model has no CRF (its transitions could not cover unseen tags)"
+            )
         return self
 
     def architecture_options(self) -> dict:
         """The keyword arguments of the architecture's own section (its defaults when the recipe has none)."""
-        sections = {"jointidsf": JointIdsfSection, "slotrefine": SlotRefineSection, "ctran": CtranSection}
+        sections = {
+            "jointidsf": JointIdsfSection,
+            "slotrefine": SlotRefineSection,
+            "ctran": CtranSection,
+            "zeroshot": ZeroShotSection,
+        }
         if self.architecture not in sections:
             return {}
-        section = getattr(self, self.architecture) or sections[self.architecture]()
-        return section.model_dump()
+        options = (getattr(self, self.architecture) or sections[self.architecture]()).model_dump()
+        if self.architecture == "zeroshot":
+            from nlu.models.zeroshot import load_label_file
+
+            label_file = options.pop("label_file")
+            options["descriptions"] = load_label_file(label_file) if label_file else None
+        return options
 
 
 class TrainingSection(_Section):

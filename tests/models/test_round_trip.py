@@ -29,6 +29,7 @@ VARIANTS = {
     "jointidsf": {"architecture": "jointidsf", "use_crf": True, "jointidsf": {"attention_dim": 16}},
     "slotrefine": {"architecture": "slotrefine", "use_crf": False, "slotrefine": {"heads": 2}},
     "ctran": {"architecture": "ctran", "use_crf": False, "ctran": {"heads": 2, "channels": 8}},
+    "zeroshot": {"architecture": "zeroshot", "use_crf": False, "zeroshot": {"embed_dim": 16}},
     # gazetteer features from the train split: the artifact must carry the lists and the runtime match them
     "jointbert_crf_lexicon": {
         "architecture": "jointbert",
@@ -40,7 +41,7 @@ VARIANTS = {
 # more steps for heads that start further from a useful tagger (a tanh bottleneck, a refiner, a decoder stack)
 LONGER = {"max_steps": 80, "epochs": 4}
 TRANSFORMER = LONGER | {"learning_rate": 3e-3, "head_learning_rate": 3e-3}  # randomly initialised layers
-TRAINING = {"jointidsf": LONGER, "ctran": TRANSFORMER}
+TRAINING = {"jointidsf": LONGER, "ctran": TRANSFORMER, "zeroshot": LONGER}
 
 UTTERANCES = [
     "can you play shake it off",

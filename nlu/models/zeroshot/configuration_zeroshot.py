@@ -1,0 +1,124 @@
+"""Configuration of the zero-shot joint model (Gangadharaiah & Narayanaswamy 2022, "Zero-Shot Learning for Joint
+Intent and Slot Labeling"): intents and slot types are scored by similarity to an encoding of their names and
+descriptions, so the label set can change after training."""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+from nlu.data.alignment import WORD_SPLIT_RULE
+
+UNK = "UNK"
+
+
+def slot_types_of(slot_labels: list[str]) -> list[str]:
+    """The slot types of a BIO vocabulary in order of first appearance: ``["UNK", "O", "B-a", "I-a", "B-b"]``
+    -> ``["a", "b"]``. Raises ValueError on a tag that is neither ``UNK`` (index 0 only), ``O``, ``B-X`` nor
+    ``I-X``."""
+    if not slot_labels or slot_labels[0] != UNK:
+        raise ValueError(f"slot_labels must start with {UNK!r}, got {slot_labels[:1]}")
+    types: list[str] = []
+    for tag in slot_labels[1:]:
+        if tag == "O":
+            continue
+        if tag[:2] not in ("B-", "I-") or len(tag) < 3:
+            raise ValueError(f"slot label {tag!r} is not O, B-<type> or I-<type>")
+        if tag[2:] not in types:
+            types.append(tag[2:])
+    return types
+
+
+class ZeroShotConfig(PretrainedConfig):
+    """Everything needed to rebuild the model without the original backbone files, label texts included.
+
+    Args:
+        encoder: the backbone's own config as a dict (``AutoConfig.to_dict()``); rebuilt with ``AutoConfig.for_model``.
+        intent_labels: intent names; index 0 is ``UNK``, which is never predicted.
+        slot_labels: BIO tags in any order; index 0 is ``UNK``.
+        use_crf: must be False: a CRF's transition matrix is tied to the tag set it was trained on and could not
+            score tags added after training.
+        classifier_dropout: dropout on the token states before the heads.
+        intent_loss_coef: weight of the intent loss; the slot loss has weight 1.
+        max_seq_length: sub-tokens per utterance, special tokens included; longer input is truncated.
+        word_split: name of the rule that splits raw text into words (see ``nlu.data.alignment``).
+        lexicon_types: gazetteer types whose word features gate the token states (``nlu.modules.lexicon_gate``);
+            empty for none.
+        embed_dim: size of the shared space that utterances, tokens and labels are projected into.
+        intent_descriptions: intent name -> description (``""`` for none), for every intent but ``UNK``.
+        slot_descriptions: slot type -> description (``""`` for none), for every slot type.
+        label_max_length: sub-tokens per label text, special tokens included; longer texts are truncated.
+        label_token_ids: the tokenised label texts, the intents (vocabulary order, ``UNK`` left out) then the slot
+            types (order of first appearance in ``slot_labels``); written by the builder and by ``set_labels``,
+            so that a saved model encodes its labels without a tokenizer. None: tokenise when first needed.
+    """
+
+    model_type = "nlu-zeroshot"
+
+    def __init__(
+        self,
+        encoder: dict | None = None,
+        intent_labels: list[str] | None = None,
+        slot_labels: list[str] | None = None,
+        use_crf: bool = False,
+        classifier_dropout: float = 0.1,
+        intent_loss_coef: float = 1.0,
+        max_seq_length: int = 128,
+        word_split: str = WORD_SPLIT_RULE,
+        lexicon_types: list[str] | None = None,
+        embed_dim: int = 256,
+        intent_descriptions: dict[str, str] | None = None,
+        slot_descriptions: dict[str, str] | None = None,
+        label_max_length: int = 32,
+        label_token_ids: list[list[int]] | None = None,
+        **kwargs,
+    ):
+        self.encoder = dict(encoder or {})
+        self.intent_labels = list(intent_labels or [UNK])
+        self.slot_labels = list(slot_labels or [UNK, "O"])
+        if use_crf:
+            raise ValueError(
+                "use_crf must be false for the zero-shot model: CRF transitions are learned per training tag "
+                "and could not score slot types added after training"
+            )
+        self.use_crf = False
+        if not 0.0 <= classifier_dropout < 1.0:
+            raise ValueError(f"classifier_dropout must be in [0, 1), got {classifier_dropout}")
+        if intent_loss_coef < 0:
+            raise ValueError(f"intent_loss_coef must be >= 0, got {intent_loss_coef}")
+        if max_seq_length < 8:
+            raise ValueError(f"max_length must be at least 8 sub-tokens, got {max_seq_length}")
+        if embed_dim < 1:
+            raise ValueError(f"embed_dim must be at least 1, got {embed_dim}")
+        if label_max_length < 3:
+            raise ValueError(f"label_max_length must be at least 3 sub-tokens, got {label_max_length}")
+        if self.intent_labels[0] != UNK:
+            raise ValueError(f"intent_labels must start with {UNK!r}, got {self.intent_labels[:1]}")
+        intents, types = self.intent_labels[1:], slot_types_of(self.slot_labels)
+        self.intent_descriptions = _descriptions("intent_descriptions", intent_descriptions, intents)
+        self.slot_descriptions = _descriptions("slot_descriptions", slot_descriptions, types)
+        if label_token_ids is not None and len(label_token_ids) != len(intents) + len(types):
+            raise ValueError(
+                f"label_token_ids holds {len(label_token_ids)} label texts; the labels need "
+                f"{len(intents)} intents + {len(types)} slot types"
+            )
+        self.classifier_dropout = classifier_dropout
+        self.intent_loss_coef = intent_loss_coef
+        self.max_seq_length = int(max_seq_length)
+        self.word_split = word_split
+        self.lexicon_types = list(lexicon_types or [])
+        self.embed_dim = int(embed_dim)
+        self.label_max_length = int(label_max_length)
+        self.label_token_ids = None if label_token_ids is None else [list(ids) for ids in label_token_ids]
+        super().__init__(**kwargs)
+
+
+def _descriptions(field: str, given: dict[str, str] | None, names: list[str]) -> dict[str, str]:
+    """name -> description for exactly ``names``; missing names get ``""``, unknown names are refused."""
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ValueError(f"{field} names labels that are not in the vocabulary: {', '.join(unknown)}")
+    bad = sorted(name for name, text in given.items() if not isinstance(text, str))
+    if bad:
+        raise ValueError(f"{field}: descriptions must be strings (see {', '.join(bad)})")
+    return {name: given.get(name, "") for name in names}

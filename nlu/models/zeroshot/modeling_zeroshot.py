@@ -1,0 +1,334 @@
+"""Zero-shot joint intent detection and slot filling (Gangadharaiah & Narayanaswamy 2022, "Zero-Shot Learning for
+Joint Intent and Slot Labeling"): the heads score an utterance against its candidate intents, and each token
+against the candidate slot types, in one embedding space shared with an encoding of each label's name and
+description. Nothing in the model depends on the number of labels, so :meth:`ZeroShotForIntentSlot.set_labels`
+swaps in a new label set (new intents, new slot types) without touching a weight.
+
+The backbone encodes both sides. A label's text (``"play music: play a song or an album"``) is mean-pooled over
+its sub-tokens and projected by ``label_proj``; the utterance's first token goes through ``utterance_proj``
+(intents), and every token through ``begin_proj`` and ``inside_proj`` (the ``B-`` and ``I-`` scores of each slot
+type). A score is the cosine of the two projections times a learned scale (the inverse temperature, 10 at the
+start, kept in [1, 100]). ``O`` has no description to compare with: a linear scorer on the token state gives it.
+
+Training re-encodes every label text at each step, so the label encoder is fine-tuned with the rest. In eval
+mode the label embeddings come from a cache that ``eval()`` (or :meth:`prepare_labels`) fills without gradients,
+so ``forward`` runs the encoder on the utterance only, and an ONNX export bakes the label embeddings in as
+constants: the exported graph holds one label set, the one the model had when exported.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from transformers import AutoTokenizer, PreTrainedModel
+from transformers import initialization as init
+
+from nlu.data.labels import LabelVocab
+from nlu.errors import ModelError
+from nlu.models.backbones import build_encoder, load_pretrained_encoder, resolve_backbone
+from nlu.models.zeroshot.configuration_zeroshot import UNK, ZeroShotConfig, slot_types_of
+from nlu.models.zeroshot.descriptions import label_text
+from nlu.modules.decoding import MASKED, decode_joint, slot_loss
+from nlu.modules.lexicon_gate import LexiconGate
+from nlu.modules.outputs import DecodedBatch, JointOutput
+
+INITIAL_SCALE = 10.0  # temperature 0.1
+MIN_SCALE, MAX_SCALE = 1.0, 100.0
+
+
+def label_texts(config: ZeroShotConfig) -> list[str]:
+    """The texts the label encoder reads: the intents (vocabulary order, ``UNK`` left out), then the slot types
+    (order of first appearance in the slot vocabulary)."""
+    intents = [
+        label_text(name, config.intent_descriptions.get(name, "")) for name in config.intent_labels[1:]
+    ]
+    types = [label_text(t, config.slot_descriptions.get(t, "")) for t in slot_types_of(config.slot_labels)]
+    return intents + types
+
+
+def tokenize_label_texts(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
+    """Sub-token ids of each text, special tokens included, at most ``max_length`` each."""
+    if not texts:
+        return []
+    return [list(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+
+
+class ZeroShotForIntentSlot(PreTrainedModel):
+    config_class = ZeroShotConfig
+    base_model_prefix = "nlu_zeroshot"
+
+    def __init__(self, config: ZeroShotConfig):
+        super().__init__(config)
+        self.encoder = build_encoder(config.encoder)
+        hidden, dim = self.encoder.config.hidden_size, config.embed_dim
+        self.lexicon_gate = LexiconGate(len(config.lexicon_types), hidden) if config.lexicon_types else None
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.utterance_proj = nn.Linear(hidden, dim)
+        self.begin_proj = nn.Linear(hidden, dim)
+        self.inside_proj = nn.Linear(hidden, dim)
+        self.label_proj = nn.Linear(hidden, dim)
+        self.o_scorer = nn.Linear(hidden, 1)
+        # log of the inverse temperature, as in CLIP: the scale stays positive whatever the optimiser does
+        self.log_logit_scale = nn.Parameter(torch.tensor(math.log(INITIAL_SCALE)))
+        # The eval-mode label embeddings, (num_intents - 1, embed_dim) and (num_slot_types, embed_dim), L2-normed.
+        # Buffers so that .to() moves them and torch.export sees constants; not persistent, since they are a
+        # function of the weights and the label texts.
+        self.register_buffer("intent_label_cache", None, persistent=False)
+        self.register_buffer("slot_type_cache", None, persistent=False)
+        # Needed only to tokenise label texts that config.label_token_ids lacks (set_labels); never saved.
+        self.label_tokenizer = None
+        self._index_labels()
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # transformers' guarded init functions: on from_pretrained they leave loaded tensors alone
+        if module is self:
+            init.constant_(self.log_logit_scale, math.log(INITIAL_SCALE))
+        elif isinstance(module, nn.Linear) and module is self.o_scorer:
+            init.normal_(module.weight, mean=0.0, std=0.02)
+            init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear) and module in (
+            self.utterance_proj,
+            self.begin_proj,
+            self.inside_proj,
+            self.label_proj,
+        ):
+            # the scores are cosines, so the projections' scale does not matter; Xavier keeps them well spread
+            init.xavier_uniform_(module.weight)
+            init.zeros_(module.bias)
+
+    # --- the label set -----------------------------------------------------------------------------------------
+
+    def _index_labels(self) -> None:
+        """Where each slot vocabulary column comes from, in the concatenation ``[UNK, O, B-scores, I-scores]``
+        that forward computes: ``UNK`` -> 0, ``O`` -> 1, ``B-X`` -> 2 + k, ``I-X`` -> 2 + n + k for the k-th of
+        n slot types. Any vocabulary order works."""
+        types = slot_types_of(self.config.slot_labels)
+        position = {t: k for k, t in enumerate(types)}
+        columns = []
+        for tag in self.config.slot_labels:
+            if tag == UNK:
+                columns.append(0)
+            elif tag == "O":
+                columns.append(1)
+            else:
+                columns.append(2 + position[tag[2:]] + (len(types) if tag.startswith("I-") else 0))
+        self.slot_types = types
+        self._slot_columns = tuple(columns)
+        self._label_batch: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def set_labels(self, intents: dict[str, str], slot_types: dict[str, str], tokenizer=None) -> None:
+        """Replace the label set. ``intents``: intent name -> description; ``slot_types``: slot type ->
+        description (``""`` for none). The vocabularies become ``["UNK", *intents]`` and ``["UNK", "O", "B-t1",
+        "I-t1", ...]`` in the given order. The weights do not change. ``tokenizer`` (default:
+        ``self.label_tokenizer``) tokenises the new label texts; it must be the backbone's own."""
+        problems = [f"intent {name!r}: reserved name" for name in intents if name == UNK]
+        problems += [
+            f"{kind} {name!r}: a name must be a non-empty string and a description a string"
+            for kind, labels in (("intent", intents), ("slot type", slot_types))
+            for name, description in labels.items()
+            if not isinstance(name, str) or not name.strip() or not isinstance(description, str)
+        ]
+        if not intents:
+            problems.append("at least one intent is needed")
+        if problems:
+            raise ValueError("set_labels: " + "; ".join(problems))
+        tokenizer = self._require_tokenizer(tokenizer, "set_labels")
+        self.config.intent_labels = [UNK, *intents]
+        self.config.slot_labels = [UNK, "O", *[f"{p}-{t}" for t in slot_types for p in ("B", "I")]]
+        self.config.intent_descriptions = dict(intents)
+        self.config.slot_descriptions = dict(slot_types)
+        self.config.label_token_ids = tokenize_label_texts(
+            tokenizer, label_texts(self.config), self.config.label_max_length
+        )
+        self._index_labels()
+        self._refresh_cache()
+
+    @torch.no_grad()
+    def prepare_labels(self, tokenizer=None) -> None:
+        """Fill the eval-mode cache of label embeddings from the current weights, without gradients; ``eval()``
+        calls it. Given a ``tokenizer``, the label texts are tokenised again first (else the ids kept in the
+        config are used, or ``self.label_tokenizer`` when there are none). Call it again after changing weights
+        in eval mode."""
+        if tokenizer is not None:
+            self.config.label_token_ids = tokenize_label_texts(
+                tokenizer, label_texts(self.config), self.config.label_max_length
+            )
+            self._label_batch = None
+        was_training = self.encoder.training
+        self.encoder.eval()  # no dropout in the cached embeddings
+        try:
+            intents, types = self._encode_labels()
+        finally:
+            self.encoder.train(was_training)
+        self.intent_label_cache, self.slot_type_cache = intents, types
+
+    def train(self, mode: bool = True) -> ZeroShotForIntentSlot:
+        """Train mode drops the label cache (labels are re-encoded at each step); eval mode fills it."""
+        super().train(mode)
+        if hasattr(self, "_slot_columns"):  # not during __init__
+            self._refresh_cache()
+        return self
+
+    def _refresh_cache(self) -> None:
+        self.intent_label_cache = self.slot_type_cache = None
+        on_meta = (
+            self.log_logit_scale.device.type == "meta"
+        )  # from_pretrained builds the model before loading
+        can_tokenize = self.config.label_token_ids is not None or self.label_tokenizer is not None
+        if not self.training and not on_meta and can_tokenize:
+            self.prepare_labels()
+
+    def _require_tokenizer(self, tokenizer, needed_by: str):
+        tokenizer = tokenizer if tokenizer is not None else self.label_tokenizer
+        if tokenizer is None:
+            raise ModelError(
+                f"{needed_by} needs the backbone's tokenizer to tokenise label texts: pass tokenizer=..., or "
+                "attach it with model.label_tokenizer = AutoTokenizer.from_pretrained(model_dir)"
+            )
+        return tokenizer
+
+    def _label_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The label texts as a right-padded batch: ids and attention mask, (num_label_texts, longest)."""
+        if self.config.label_token_ids is None:
+            tokenizer = self._require_tokenizer(None, "encoding the label texts")
+            self.config.label_token_ids = tokenize_label_texts(
+                tokenizer, label_texts(self.config), self.config.label_max_length
+            )
+            self._label_batch = None
+        device = self.log_logit_scale.device
+        if self._label_batch is None or self._label_batch[0].device != device:
+            rows = self.config.label_token_ids
+            width = max((len(ids) for ids in rows), default=1)
+            pad = getattr(self.encoder.config, "pad_token_id", None) or 0
+            ids = torch.full((len(rows), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for i, row in enumerate(rows):
+                ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+                mask[i, : len(row)] = 1
+            self._label_batch = (ids.to(device), mask.to(device))
+        return self._label_batch
+
+    def _encode_labels(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All label texts in one encoder batch -> L2-normalised embeddings, (num_intents - 1, embed_dim) for
+        the intents and (num_slot_types, embed_dim) for the slot types."""
+        ids, mask = self._label_inputs()
+        num_intents = len(self.config.intent_labels) - 1
+        if ids.shape[0] == 0:
+            empty = self.log_logit_scale.new_zeros(0, self.config.embed_dim)
+            return empty, empty
+        states = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        weights = mask.unsqueeze(-1).to(states.dtype)
+        pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # masked mean
+        embedded = nn.functional.normalize(self.label_proj(pooled), dim=-1)
+        return embedded[:num_intents], embedded[num_intents:]
+
+    # --- forward -----------------------------------------------------------------------------------------------
+
+    def logit_scale(self) -> torch.Tensor:
+        """The inverse temperature that multiplies every cosine, in [1, 100]."""
+        return self.log_logit_scale.exp().clamp(MIN_SCALE, MAX_SCALE)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        lexicon_features: torch.Tensor | None = None,
+        intent_labels: torch.Tensor | None = None,
+        slot_labels: torch.Tensor | None = None,
+    ) -> JointOutput:
+        """input_ids, attention_mask, token_type_ids: (batch, seq_len). lexicon_features: (batch, seq_len,
+        num_lexicon_types), when the config has lexicon types. intent_labels: (batch,). slot_labels:
+        (batch, seq_len), the word's tag id on its first sub-token and -100 elsewhere.
+
+        intent_logits: (batch, num_intents); slot_logits: (batch, seq_len, num_slot_tags), both in vocabulary
+        order, with UNK at the constant ``MASKED``."""
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        if self.lexicon_gate is not None:
+            hidden = self.lexicon_gate(hidden, lexicon_features)
+        hidden = self.dropout(hidden)
+        if self.training:
+            intent_embeddings, type_embeddings = self._encode_labels()
+        else:
+            if self.intent_label_cache is None:
+                self.prepare_labels()
+            intent_embeddings, type_embeddings = self.intent_label_cache, self.slot_type_cache
+        scale = self.logit_scale()
+
+        utterance = nn.functional.normalize(self.utterance_proj(hidden[:, 0]), dim=-1)  # (batch, dim)
+        intent_scores = scale * utterance @ intent_embeddings.T  # (batch, num_intents - 1)
+        intent_logits = torch.cat([torch.full_like(utterance[:, :1], MASKED), intent_scores], dim=-1)
+
+        begin = nn.functional.normalize(self.begin_proj(hidden), dim=-1)  # (batch, seq_len, dim)
+        inside = nn.functional.normalize(self.inside_proj(hidden), dim=-1)
+        o_scores = self.o_scorer(hidden)  # (batch, seq_len, 1)
+        columns = torch.cat(
+            [
+                torch.full_like(o_scores, MASKED),
+                o_scores,
+                scale * begin @ type_embeddings.T,  # (batch, seq_len, num_slot_types)
+                scale * inside @ type_embeddings.T,
+            ],
+            dim=-1,
+        )
+        order = torch.tensor(self._slot_columns, dtype=torch.long, device=columns.device)
+        slot_logits = columns.index_select(-1, order)
+
+        out = JointOutput(intent_logits=intent_logits, slot_logits=slot_logits)
+        if intent_labels is not None and slot_labels is not None:
+            out.intent_loss = nn.functional.cross_entropy(intent_logits, intent_labels)
+            out.slot_loss = slot_loss(slot_logits, slot_labels)
+            out.loss = self.config.intent_loss_coef * out.intent_loss + out.slot_loss
+        return out
+
+    @torch.no_grad()
+    def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
+        """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
+        return decode_joint(out.intent_logits, out.slot_logits, word_mask)
+
+
+def build_zeroshot(
+    backbone: str,
+    labels: LabelVocab,
+    use_crf: bool = False,
+    classifier_dropout: float = 0.1,
+    intent_loss_coef: float = 1.0,
+    max_length: int = 128,
+    lexicon_types: list[str] | None = None,
+    embed_dim: int = 256,
+    label_max_length: int = 32,
+    descriptions: tuple[dict[str, str], dict[str, str]] | None = None,
+) -> ZeroShotForIntentSlot:
+    """A zero-shot model on a pretrained backbone, its projections initialised at random, the backbone's
+    tokenizer attached as ``label_tokenizer``. ``descriptions``: (intent name -> description, slot type ->
+    description) for the training labels (``nlu.models.zeroshot.descriptions.load_label_file``); labels missing
+    from it are encoded by their name alone, and names that are not training labels are ignored."""
+    encoder = load_pretrained_encoder(backbone)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(backbone))
+    intent_descriptions, slot_descriptions = descriptions or ({}, {})
+    types = slot_types_of(labels.slots)
+    config = ZeroShotConfig(
+        encoder=encoder.config.to_dict(),
+        intent_labels=labels.intents,
+        slot_labels=labels.slots,
+        use_crf=use_crf,
+        classifier_dropout=classifier_dropout,
+        intent_loss_coef=intent_loss_coef,
+        max_seq_length=max_length,
+        lexicon_types=lexicon_types,
+        embed_dim=embed_dim,
+        intent_descriptions={
+            n: intent_descriptions[n] for n in labels.intents[1:] if n in intent_descriptions
+        },
+        slot_descriptions={t: slot_descriptions[t] for t in types if t in slot_descriptions},
+        label_max_length=label_max_length,
+    )
+    config.label_token_ids = tokenize_label_texts(tokenizer, label_texts(config), config.label_max_length)
+    model = ZeroShotForIntentSlot(config)
+    model.encoder.load_state_dict(encoder.state_dict())
+    model.label_tokenizer = tokenizer
+    return model
