@@ -1,0 +1,127 @@
+"""Prompted LLM -> the same :class:`~nlu.prediction.Prediction` as every other model, so one evaluator serves all.
+
+Per utterance: ``k`` demonstrations retrieved from the training pool (nearest by MiniLM embedding), then
+
+* the intent: each intent description is scored as the continuation of the intent prompt when the backend can
+  score (a local model: nothing to parse, so nothing can fail to parse), else chosen by number from a
+  generated reply (HTTP backends; an unreadable reply is a parse failure and falls back to the first option);
+* the slots: one generated reply of ``slot: value`` lines, kept only where a value is a span of the utterance
+  (:func:`nlu.prompting.parsing.parse_slots`), then word-level BIO.
+
+:class:`PromptStats` counts parse failures and hallucinated values (proposed values that are not in the
+utterance) for the report.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+from nlu.data.alignment import (
+    Item,
+    assemble_prediction,
+    items_from_texts,
+    items_from_words,
+    predict_in_batches,
+)
+from nlu.data.example import Example
+from nlu.prediction import Prediction
+from nlu.prompting.parsing import parse_choice, parse_slots
+from nlu.prompting.prompts import STOP_SEQUENCES, intent_choice_prompt, intent_prompt, slot_prompt
+
+
+@dataclass
+class PromptStats:
+    utterances: int = 0
+    intent_parse_failures: int = 0
+    slot_parse_failures: int = 0
+    values_proposed: int = 0
+    values_hallucinated: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        n = max(self.utterances, 1)
+        out["parse_failure_rate"] = (self.intent_parse_failures + self.slot_parse_failures) / (2 * n)
+        out["hallucination_rate"] = self.values_hallucinated / max(self.values_proposed, 1)
+        out["seconds_per_utterance"] = self.seconds / n
+        return out
+
+
+class PromptPredictor:
+    def __init__(
+        self,
+        backend,
+        intents: Mapping[str, str],
+        slot_types: Mapping[str, str],
+        *,
+        retriever=None,
+        shots: int = 0,
+        max_slot_tokens: int = 48,
+    ):
+        self.backend = backend
+        self.intents = dict(intents)
+        self.slot_types = dict(slot_types)
+        self.retriever = retriever
+        self.shots = shots if retriever is not None else 0
+        self.max_slot_tokens = max_slot_tokens
+        self.intent_labels = ["UNK", *self.intents]
+        self.slot_labels = ["UNK", "O", *(f"{p}-{t}" for t in self.slot_types for p in ("B", "I"))]
+        self._slot_index = {tag: i for i, tag in enumerate(self.slot_labels)}
+        self.stats = PromptStats()
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return predict_in_batches(items_from_texts(texts), 16, self._predict_batch)
+
+    def predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:
+        """Pre-tokenised utterances (evaluation on dev or test, which the training pool does not contain)."""
+        return predict_in_batches(items_from_words([ex.tokens for ex in examples]), 16, self._predict_batch)
+
+    def _predict_batch(self, items: list[Item]) -> list[Prediction]:
+        return [self._predict_one(*item) for item in items]
+
+    def _predict_one(self, text: str, words: list[str], offsets: list[tuple[int, int]]) -> Prediction:
+        started = time.perf_counter()
+        demos = self.retriever.nearest(text, self.shots) if self.shots else []
+        intent_probs = self._intent(text, demos)
+        reply = self.backend.complete(
+            [slot_prompt(text, self.slot_types, demos)],
+            max_tokens=self.max_slot_tokens,
+            stop=list(STOP_SEQUENCES),
+        )[0]
+        parsed = parse_slots(reply.text, list(words), list(self.slot_types))
+        self.stats.utterances += 1
+        self.stats.slot_parse_failures += int(parsed.failed)
+        self.stats.values_proposed += parsed.proposed
+        self.stats.values_hallucinated += parsed.hallucinated
+        slot_ids = [self._slot_index.get(tag, self._slot_index["O"]) for tag in parsed.tags]
+        self.stats.seconds += time.perf_counter() - started
+        return assemble_prediction(
+            text,
+            words,
+            offsets,
+            list(range(len(words))),  # an LLM reads every word: no sub-tokens, no truncation
+            intent_probs,
+            slot_ids,
+            [1.0] * len(words),
+            self.intent_labels,
+            self.slot_labels,
+        )
+
+    def _intent(self, text: str, demos: Sequence[Example]) -> list[float]:
+        """Probabilities over ``intent_labels`` (UNK first, always 0)."""
+        if hasattr(self.backend, "score"):
+            prompt, options = intent_prompt(text, self.intents, demos)
+            scores = self.backend.score(prompt, options)
+            top = max(scores)
+            exp = [math.exp(s - top) for s in scores]
+            return [0.0, *(e / sum(exp) for e in exp)]
+        prompt, options = intent_choice_prompt(text, self.intents, demos)
+        reply = self.backend.complete([prompt], max_tokens=8, stop=list(STOP_SEQUENCES))[0]
+        choice = parse_choice(reply.text, len(options))
+        if choice is None:
+            self.stats.intent_parse_failures += 1
+            choice = 1
+        return [0.0, *(1.0 if i == choice else 0.0 for i in range(1, len(options) + 1))]
