@@ -77,6 +77,12 @@ def evaluate(
     for key in ("intent_accuracy", "slot_precision", "slot_recall", "slot_f1", "exact_match"):
         se = s.get(f"{key}_se")
         typer.echo(f"  {key:16s} {100 * s[key]:6.2f}" + (f" ± {100 * se:.2f}" if se is not None else ""))
+    if "prompting" in s:
+        p = s["prompting"]
+        typer.echo(
+            f"  parse failures {100 * p['parse_failure_rate']:.2f}%, hallucinated values "
+            f"{100 * p['hallucination_rate']:.2f}%, {p['seconds_per_utterance']:.2f} s per utterance"
+        )
     typer.echo(f"report: {Path(s['report_dir']) / 'report.md'}")
 
 
@@ -105,7 +111,13 @@ def predict(
         lines.extend(line.rstrip("\r\n") for line in stream)  # CRLF files: no '\r' in the text
     if not lines:
         raise NLUError("nothing to parse: give utterances as arguments or --input FILE (- for stdin)")
-    if (model_dir / "nlu.json").is_file():  # an artifact directory from `nlu export`: no torch needed
+    if (
+        model_dir / "prompting.json"
+    ).is_file():  # a prompted LLM written by nlu train (architecture: prompting)
+        from nlu.prompting.model_dir import load_prompt_predictor
+
+        predictions = load_prompt_predictor(model_dir).predict(lines)
+    elif (model_dir / "nlu.json").is_file():  # an artifact directory from `nlu export`: no torch needed
         from nlu.runtime import Parser
 
         if labels is not None:

@@ -108,3 +108,51 @@ def serving(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+TINY_LM_WORDS = ["play", "some", "jazz", "music", "weather", "in", "paris", "book", "a", "table"]
+TINY_LM_WORDS += [
+    "the",
+    "intent",
+    "is",
+    "choose",
+    "one",
+    "of",
+    "slots",
+    "none",
+    "utterance",
+    ":",
+    "-",
+    "1",
+    "2",
+]
+
+
+def build_tiny_causal_lm(folder: Path) -> Path:
+    """A 2-layer, hidden-32 Llama with a word-level vocabulary: the local prompting backend's test model."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["<pad>", "<unk>", "<s>", "</s>", *TINY_LM_WORDS])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    )
+    fast.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+    )
+    LlamaForCausalLM(config).save_pretrained(folder)
+    return folder

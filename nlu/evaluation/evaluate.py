@@ -58,7 +58,15 @@ def evaluate(
     source = resolve(dataset)
     examples = load_split(source, split)
     model_dir = Path(model_dir)
-    if (model_dir / "nlu.json").is_file():  # an exported artifact, scored through the torch-free runtime
+    extra: dict = {}
+    if (model_dir / "prompting.json").is_file():  # a prompted LLM (nlu.prompting): the same evaluator
+        from nlu.prompting.model_dir import load_prompt_predictor
+
+        predictor = load_prompt_predictor(model_dir)
+        predictions = predictor.predict_examples(examples)
+        result = _evaluate(examples, predictions, LabelVocab(predictor.intent_labels, predictor.slot_labels))
+        extra["prompting"] = predictor.stats.to_dict()
+    elif (model_dir / "nlu.json").is_file():  # an exported artifact, scored through the torch-free runtime
         from nlu.runtime import Parser
 
         parser = Parser.load(model_dir)
@@ -79,8 +87,8 @@ def evaluate(
         predictions,
         out,
         title=f"{model_dir} on {source.describe()} / {split}",
-        extra={"model_dir": str(model_dir), "dataset": dataset, "split": split},
+        extra={"model_dir": str(model_dir), "dataset": dataset, "split": split, **extra},
     )
-    summary = result.to_dict()["summary"]
+    summary = result.to_dict()["summary"] | extra
     summary["report_dir"] = str(out)
     return summary

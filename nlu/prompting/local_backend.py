@@ -50,6 +50,7 @@ class TransformersBackend:
         from transformers.utils import logging as hf_logging
 
         kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+        hf_logging.disable_progress_bar()  # GGUF de-quantisation draws a bar per load
         level = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
         try:

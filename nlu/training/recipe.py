@@ -161,8 +161,46 @@ class ZeroShotSection(_Section):
     )
 
 
+class PromptingBackendSection(_Section):
+    type: Literal["packaged", "transformers", "openai"] = Field(
+        "packaged", description="packaged (SmolLM2 GGUF), transformers (a folder or hub id), openai (HTTP)"
+    )
+    name: str = Field("smollm2", description="packaged: which packaged model")
+    model: str | None = Field(
+        None, description="transformers: folder or hub id; openai: the served model's name"
+    )
+    gguf_file: str | None = Field(None, description="transformers: a GGUF file inside the model folder")
+    base_url: str | None = Field(None, description="openai: the server, e.g. http://localhost:8000")
+    api: Literal["chat", "completions"] = "chat"
+    cache_dir: str | None = Field(
+        None, description="openai: a disk cache of replies, keyed by the full request"
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> PromptingBackendSection:
+        if self.type == "transformers" and not self.model:
+            raise ValueError(
+                "model.prompting.backend.model: required for type transformers (a folder or hub id)"
+            )
+        if self.type == "openai" and not (self.model and self.base_url):
+            raise ValueError("model.prompting.backend: type openai needs base_url and model")
+        return self
+
+
+class PromptingSection(_Section):
+    """An LLM prompted ILLUMINER-style (nlu.prompting): no training unless LoRA is asked for."""
+
+    backend: PromptingBackendSection = PromptingBackendSection()
+    labels: str = Field(description="label file with descriptions, e.g. data_cards/labels/snips.yml")
+    shots: int = Field(
+        0, ge=0, le=32, description="demonstrations retrieved from the train split per utterance"
+    )
+
+
 class ModelSection(_Section):
-    architecture: Literal["jointbert", "jointidsf", "slotrefine", "ctran", "zeroshot"] = "jointbert"
+    architecture: Literal["jointbert", "jointidsf", "slotrefine", "ctran", "zeroshot", "prompting"] = (
+        "jointbert"
+    )
     backbone: str = Field("minilm", description="'minilm' (packaged), a local folder or a hub id")
     use_crf: bool = False
     classifier_dropout: float = Field(0.1, ge=0.0, lt=1.0)
@@ -177,10 +215,15 @@ class ModelSection(_Section):
     slotrefine: SlotRefineSection | None = None
     ctran: CtranSection | None = None
     zeroshot: ZeroShotSection | None = None
+    prompting: PromptingSection | None = None
 
     @model_validator(mode="after")
     def _options_match_architecture(self) -> ModelSection:
-        for name in ("jointidsf", "slotrefine", "ctran", "zeroshot"):
+        if self.architecture == "prompting" and self.prompting is None:
+            raise ValueError(
+                "model.prompting: required with architecture: prompting (at least its labels file)"
+            )
+        for name in ("jointidsf", "slotrefine", "ctran", "zeroshot", "prompting"):
             if getattr(self, name) is not None and self.architecture != name:
                 raise ValueError(f"model.{name} options apply only with architecture: {name}")
         if self.architecture == "zeroshot" and self.use_crf:

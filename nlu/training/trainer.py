@@ -112,6 +112,41 @@ def data_source(data: DataSection) -> DataSource:
     return source
 
 
+def _prompt_run(
+    recipe: Recipe, run_dir: Path, train_examples: list, labels: LabelVocab, is_main: bool
+) -> TrainResult:
+    """``model.architecture: prompting``: write ``best/`` as a prompt model directory (nlu.prompting.model_dir)."""
+    from nlu.models.zeroshot import load_label_file
+    from nlu.prompting.model_dir import write_prompt_model
+
+    section = recipe.model.prompting
+    intents, slot_types = load_label_file(section.labels)
+    missing = [i for i in labels.known_intents if i not in intents] + sorted(
+        labels.slot_types - set(slot_types)
+    )
+    if missing:
+        logger.warning(
+            "%s has no entry for %d training label(s), which the LLM will never predict: %s",
+            section.labels,
+            len(missing),
+            ", ".join(missing[:10]),
+        )
+    backend = section.backend.model_dump(exclude_none=True)
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
+        write_dir_atomically(
+            run_dir / "best",
+            lambda folder: write_prompt_model(
+                folder, backend, intents, slot_types, section.shots, train_examples
+            ),
+        )
+    logger.info(
+        "prompt model written to %s (%d demonstrations in the pool)", run_dir / "best", len(train_examples)
+    )
+    return TrainResult(run_dir, run_dir / "best", None, {}, 0.0)
+
+
 def load_auxiliary_tasks(sections: list, tokenizer, max_length: int) -> list[AuxiliaryTask]:
     """Read and encode each auxiliary data set; its tag vocabulary comes from its own examples."""
     tasks = []
@@ -251,6 +286,10 @@ def run_training(
     if recipe.data.augment and recipe.data.augment.code_switch:
         train_examples, augmentation = code_switch(recipe.data.augment.code_switch, train_examples, t.seed)
     labels = LabelVocab.from_examples(train_examples)
+    if (
+        m.architecture == "prompting"
+    ):  # nothing to train: the run is the prompt set and its demonstration pool
+        return _prompt_run(recipe, run_dir, train_examples, labels, is_main)
     backbone_path = resolve_backbone(m.backbone)
     tokenizer = AutoTokenizer.from_pretrained(backbone_path)
     if not getattr(tokenizer, "is_fast", False):

@@ -7,57 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from nlu_testing import build_tiny_causal_lm
 
 from nlu.prompting.local_backend import TransformersBackend, packaged_llm
-
-WORDS = [
-    "play",
-    "some",
-    "jazz",
-    "music",
-    "weather",
-    "in",
-    "paris",
-    "book",
-    "a",
-    "table",
-    "the",
-    "intent",
-    "is",
-    "choose",
-    "one",
-    "of",
-]
 
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory) -> Path:
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-lm")
-    vocab = {w: i for i, w in enumerate(["<pad>", "<unk>", "<s>", "</s>", *WORDS])}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>"
-    )
-    fast.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=128,
-        pad_token_id=0,
-        bos_token_id=2,
-        eos_token_id=3,
-    )
-    LlamaForCausalLM(config).save_pretrained(folder)
-    return folder
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-lm"))
 
 
 def test_scores_are_mean_log_probabilities_of_the_continuation(tiny_lm):

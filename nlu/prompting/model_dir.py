@@ -1,0 +1,87 @@
+"""A prompted LLM as a "model directory": what ``nlu train`` writes for ``model.architecture: prompting`` and what
+``nlu evaluate`` / ``nlu predict`` load. No weights: the backend's description, the label set with descriptions,
+the number of demonstrations, and the pool they are retrieved from (the training split, ``pool.jsonl``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nlu.data.example import Example
+from nlu.errors import ModelError
+
+PROMPT_FILE = "prompting.json"
+POOL_FILE = "pool.jsonl"
+
+
+def is_prompt_model(folder: str | Path) -> bool:
+    return (Path(folder) / PROMPT_FILE).is_file()
+
+
+def write_prompt_model(
+    folder: Path,
+    backend: dict,
+    intents: dict[str, str],
+    slot_types: dict[str, str],
+    shots: int,
+    pool: list[Example],
+) -> None:
+    from nlu.data.jsonl import write
+
+    spec = {
+        "backend": backend,
+        "intents": intents,
+        "slot_types": slot_types,
+        "shots": shots,
+        "pool": POOL_FILE,
+    }
+    (folder / PROMPT_FILE).write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
+    write(pool, folder / POOL_FILE)
+    (folder / "intent_labels.txt").write_text("\n".join(["UNK", *intents]) + "\n", encoding="utf-8")
+
+
+def build_backend(spec: dict):
+    """``{"type": "packaged", "name": "smollm2"}``, ``{"type": "transformers", "model": ..., "gguf_file": ...}``
+    or ``{"type": "openai", "base_url": ..., "model": ..., "api": "chat", "cache_dir": ...}``."""
+    kind = spec.get("type")
+    if kind == "packaged":
+        from nlu.prompting.local_backend import TransformersBackend
+
+        return TransformersBackend.packaged(spec.get("name") or "smollm2")
+    if kind == "transformers":
+        from nlu.prompting.local_backend import TransformersBackend
+
+        return TransformersBackend(spec["model"], gguf_file=spec.get("gguf_file"))
+    if kind == "openai":
+        from nlu.prompting.http_backend import OpenAIBackend
+
+        return OpenAIBackend(
+            spec["base_url"], spec["model"], api=spec.get("api", "chat"), cache_dir=spec.get("cache_dir")
+        )
+    raise ModelError(f"unknown prompting backend type {kind!r}; expected packaged, transformers or openai")
+
+
+def load_prompt_predictor(folder: str | Path, backend=None):
+    """The :class:`~nlu.prompting.predictor.PromptPredictor` a prompt model directory describes (``backend``
+    replaces the described one, e.g. in tests)."""
+    from nlu.data.jsonl import read
+    from nlu.prompting.predictor import PromptPredictor
+
+    folder = Path(folder)
+    try:
+        spec = json.loads((folder / PROMPT_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ModelError(f"{folder / PROMPT_FILE}: unreadable ({err}); run nlu train again") from None
+    retriever = None
+    if spec.get("shots"):
+        from nlu.prompting.retrieval import ExampleRetriever
+
+        retriever = ExampleRetriever(read(folder / spec.get("pool", POOL_FILE)))
+    return PromptPredictor(
+        backend or build_backend(spec["backend"]),
+        spec["intents"],
+        spec["slot_types"],
+        retriever=retriever,
+        shots=int(spec.get("shots", 0)),
+    )
