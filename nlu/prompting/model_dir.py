@@ -41,6 +41,14 @@ def write_prompt_model(
     (folder / "intent_labels.txt").write_text("\n".join(["UNK", *intents]) + "\n", encoding="utf-8")
 
 
+def set_adapter(folder: Path, adapter: str, info: dict) -> None:
+    """Record that ``folder/adapter`` holds LoRA adapters to merge into the backend's model when loading."""
+    path = Path(folder) / PROMPT_FILE
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    spec["lora"] = {"folder": adapter, **info}
+    path.write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
 def build_backend(spec: dict):
     """``{"type": "packaged", "name": "smollm2"}``, ``{"type": "transformers", "model": ..., "gguf_file": ...}``
     or ``{"type": "openai", "base_url": ..., "model": ..., "api": "chat", "cache_dir": ...}``."""
@@ -73,13 +81,19 @@ def load_prompt_predictor(folder: str | Path, backend=None):
         spec = json.loads((folder / PROMPT_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise ModelError(f"{folder / PROMPT_FILE}: unreadable ({err}); run nlu train again") from None
+    if backend is None:
+        backend = build_backend(spec["backend"])
+        if spec.get("lora"):
+            from nlu.prompting.lora import load_adapter
+
+            load_adapter(backend, folder / spec["lora"]["folder"])
     retriever = None
     if spec.get("shots"):
         from nlu.prompting.retrieval import ExampleRetriever
 
         retriever = ExampleRetriever(read(folder / spec.get("pool", POOL_FILE)))
     return PromptPredictor(
-        backend or build_backend(spec["backend"]),
+        backend,
         spec["intents"],
         spec["slot_types"],
         retriever=retriever,

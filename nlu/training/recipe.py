@@ -187,6 +187,16 @@ class PromptingBackendSection(_Section):
         return self
 
 
+class LoraSection(_Section):
+    """LoRA fine-tuning of a local LLM on a few examples per intent (nlu.prompting.lora)."""
+
+    examples_per_intent: int = Field(10, ge=1)
+    rank: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    epochs: int = Field(3, ge=1)
+    learning_rate: float = Field(3e-4, gt=0.0)
+
+
 class PromptingSection(_Section):
     """An LLM prompted ILLUMINER-style (nlu.prompting): no training unless LoRA is asked for."""
 
@@ -195,6 +205,13 @@ class PromptingSection(_Section):
     shots: int = Field(
         0, ge=0, le=32, description="demonstrations retrieved from the train split per utterance"
     )
+    lora: LoraSection | None = Field(None, description="fine-tune LoRA adapters first (local backends only)")
+
+    @model_validator(mode="after")
+    def _lora_is_local(self) -> PromptingSection:
+        if self.lora is not None and self.backend.type == "openai":
+            raise ValueError("model.prompting.lora: LoRA needs a local backend (packaged or transformers)")
+        return self
 
 
 class ModelSection(_Section):

@@ -132,15 +132,31 @@ def _prompt_run(
             ", ".join(missing[:10]),
         )
     backend = section.backend.model_dump(exclude_none=True)
+
+    def write(folder: Path) -> None:
+        write_prompt_model(folder, backend, intents, slot_types, section.shots, train_examples)
+        if section.lora is not None:
+            from nlu.prompting import lora
+            from nlu.prompting.model_dir import build_backend, set_adapter
+
+            few = lora.few_per_intent(train_examples, section.lora.examples_per_intent, recipe.training.seed)
+            pairs = lora.training_pairs(few, intents, slot_types)
+            losses = lora.train_lora(
+                build_backend(backend),
+                pairs,
+                folder / "lora",
+                rank=section.lora.rank,
+                alpha=section.lora.alpha,
+                epochs=section.lora.epochs,
+                learning_rate=section.lora.learning_rate,
+                seed=recipe.training.seed,
+            )
+            set_adapter(folder, "lora", {"examples": len(few), "pairs": len(pairs), "epoch_losses": losses})
+
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
-        write_dir_atomically(
-            run_dir / "best",
-            lambda folder: write_prompt_model(
-                folder, backend, intents, slot_types, section.shots, train_examples
-            ),
-        )
+        write_dir_atomically(run_dir / "best", write)
     logger.info(
         "prompt model written to %s (%d demonstrations in the pool)", run_dir / "best", len(train_examples)
     )

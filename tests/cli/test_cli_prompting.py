@@ -71,3 +71,40 @@ def test_prompting_needs_its_section(tmp_path):
     recipe.write_text(yaml.safe_dump({"data": {"dataset": "demo"}, "model": {"architecture": "prompting"}}))
     with pytest.raises(RecipeError, match="model.prompting: required"):
         load_recipe(recipe)
+
+
+def test_lora_adapters_are_trained_saved_and_merged_on_load(tmp_path, monkeypatch, capsys):
+    from nlu.prompting.local_backend import TransformersBackend
+    from nlu.prompting.model_dir import load_prompt_predictor
+
+    lm = build_tiny_causal_lm(tmp_path / "lm")
+    labels = tmp_path / "labels.yml"
+    labels.write_text(yaml.safe_dump(LABELS), encoding="utf-8")
+    recipe = tmp_path / "recipe.yaml"
+    prompting = {
+        "backend": {"type": "transformers", "model": str(lm)},
+        "labels": str(labels),
+        "lora": {"examples_per_intent": 2, "epochs": 2, "learning_rate": 1e-2},
+    }
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "data": {"dataset": "demo", "dev_split": None},
+                "model": {"architecture": "prompting", "prompting": prompting},
+                "output_dir": str(tmp_path / "run"),
+            }
+        ),
+        encoding="utf-8",
+    )
+    code, _, err = run_main(monkeypatch, capsys, "train", recipe)
+    assert code == 0, err
+    best = tmp_path / "run" / "best"
+    spec = json.loads((best / "prompting.json").read_text())
+    assert spec["lora"]["examples"] == 18 and len(spec["lora"]["epoch_losses"]) == 2
+    assert (best / "lora" / "adapter_config.json").is_file()
+    tuned = load_prompt_predictor(best).backend
+    base = TransformersBackend(lm)
+    prompt, options = "the intent is", ["play some jazz music", "book a table"]
+    assert tuned.score(prompt, options) != base.score(
+        prompt, options
+    )  # the merged adapters changed the model
