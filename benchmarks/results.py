@@ -48,7 +48,7 @@ PUBLISHED = [
     ("atis", "CTRAN, BERT-large (340M)", "Rafiepour & Salimi Sartakhti 2023", (0.9807, 0.9846, None)),
     ("snips", "CTRAN, BERT-large (340M)", "Rafiepour & Salimi Sartakhti 2023", (0.9942, 0.9830, None)),
     ("massive", "XLM-R base, en-US", "FitzGerald et al. 2023", (0.88, 0.84, None)),
-    ("xsid", "mDeBERTa, English", "issue 4 (van der Goot et al.)", (0.991, 0.951, 0.900)),
+    ("xsid", "mDeBERTa, English", "as given in issue 4", (0.991, 0.951, 0.900)),
 ]
 # Seeds per data set when --seeds is not given: the two large sets take one run each on 2 cores.
 DEFAULT_SEEDS = {"atis": [1, 2, 3], "snips": [1, 2, 3], "massive": [1], "xsid": [1]}
@@ -121,9 +121,11 @@ def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path, latency: 
 
 
 def _mean_std(values: list[float], scale: float = 100.0, digits: int = 2) -> str:
+    """``mean ± sample std``; one run has no spread to show."""
     mean = statistics.mean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{scale * mean:.{digits}f} ± {scale * std:.{digits}f}"
+    if len(values) == 1:
+        return f"{scale * mean:.{digits}f}"
+    return f"{scale * mean:.{digits}f} ± {scale * statistics.stdev(values):.{digits}f}"
 
 
 def _model(recipe: str) -> str:

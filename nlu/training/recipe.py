@@ -80,6 +80,9 @@ class DataSection(_Section):
     train_split: str = "train"
     dev_split: str | None = "dev"
     test_split: str | None = "test"
+    intent_map: dict[str, str] | None = Field(
+        None, description="rename intents in every split before training, e.g. {GetWeather: weather/find}"
+    )
     train_sample: int | None = Field(
         None,
         ge=1,

@@ -295,6 +295,9 @@ def run_training(
         if recipe.data.dev_split and has_split(source, recipe.data.dev_split)
         else []
     )
+    if recipe.data.intent_map:  # one label scheme for data sets that name the same intent differently
+        for ex in (*train_examples, *dev_examples):
+            ex.intent = recipe.data.intent_map.get(ex.intent, ex.intent)
     if recipe.data.train_sample and recipe.data.train_sample < len(train_examples):
         # sampled before augmentation, so code-switched copies come from the sampled utterances only
         train_examples = random.Random(t.seed).sample(train_examples, recipe.data.train_sample)

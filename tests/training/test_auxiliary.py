@@ -93,3 +93,15 @@ def test_intermediate_training_starts_from_an_encoder_trained_on_the_auxiliary_t
         )
     assert "auxiliary pre-training, epoch 2" in caplog.text
     assert not any("heads." in k for k in load_file(run.best_model_dir / "model.safetensors"))
+
+
+def test_intent_map_renames_intents_before_training(tmp_path, tiny_backbone):
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        tiny_backbone,
+        data={"dataset": "demo", "intent_map": {"get_weather": "weather/find"}},
+        training={"max_steps": 2},
+    )
+    best = train(recipe, output_dir=tmp_path / "run").best_model_dir
+    intents = (best / "intent_labels.txt").read_text().split()
+    assert "weather/find" in intents and "get_weather" not in intents
