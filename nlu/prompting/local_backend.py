@@ -43,7 +43,6 @@ class TransformersBackend:
         *,
         gguf_file: str | None = None,
         max_prompt_tokens: int = 1536,
-        batch_size: int = 8,
         name: str | None = None,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -65,7 +64,6 @@ class TransformersBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.max_prompt_tokens = max_prompt_tokens
-        self.batch_size = batch_size
         self.name = name or f"transformers:{Path(str(model)).name}{'/' + gguf_file if gguf_file else ''}"
 
     @classmethod
@@ -117,24 +115,26 @@ class TransformersBackend:
     @torch.no_grad()
     def score(self, prompt: str, options: Sequence[str], *, system: str | None = None) -> list[float]:
         """Mean log-probability per token of each option as the continuation of ``prompt`` (per token, so that
-        long descriptions are not penalised for their length)."""
+        long descriptions are not penalised for their length). The prompt is read once; its key/value cache is
+        shared by all the options, so scoring n options costs one prompt plus n short continuations."""
         context = self._prompt_ids(prompt, system)
+        prefix = self.model(input_ids=torch.tensor([context]), use_cache=True)
+        last_logprobs = prefix.logits[0, -1].float().log_softmax(-1)
         scores: list[float] = []
-        for start in range(0, len(options), self.batch_size):
-            chunk = options[start : start + self.batch_size]
-            continuations = [
-                self.tokenizer(" " + o, add_special_tokens=False)["input_ids"] or [0] for o in chunk
-            ]
-            width = len(context) + max(len(c) for c in continuations)
-            ids = torch.full((len(chunk), width), self.tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for b, cont in enumerate(continuations):
-                seq = context + cont
-                ids[b, : len(seq)] = torch.tensor(seq)
-                mask[b, : len(seq)] = 1
-            logprobs = self.model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
-            for b, cont in enumerate(continuations):
-                positions = torch.arange(len(context) - 1, len(context) - 1 + len(cont))
-                token_logprobs = logprobs[b, positions, torch.tensor(cont)]
-                scores.append(float(token_logprobs.mean()))
+        for option in options:
+            cont = self.tokenizer(" " + option, add_special_tokens=False)["input_ids"] or [0]
+            total = float(last_logprobs[cont[0]])
+            if len(cont) > 1:
+                past = _copy_cache(prefix.past_key_values)
+                out = self.model(input_ids=torch.tensor([cont[:-1]]), past_key_values=past, use_cache=True)
+                logprobs = out.logits[0].float().log_softmax(-1)
+                total += float(logprobs[torch.arange(len(cont) - 1), torch.tensor(cont[1:])].sum())
+            scores.append(total / len(cont))
         return scores
+
+
+def _copy_cache(cache):
+    """A copy of a key/value cache, so that extending it for one option leaves it intact for the next."""
+    import copy
+
+    return copy.deepcopy(cache)

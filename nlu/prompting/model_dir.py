@@ -26,6 +26,7 @@ def write_prompt_model(
     slot_types: dict[str, str],
     shots: int,
     pool: list[Example],
+    slots_by_intent: bool = True,
 ) -> None:
     from nlu.data.jsonl import write
 
@@ -34,6 +35,7 @@ def write_prompt_model(
         "intents": intents,
         "slot_types": slot_types,
         "shots": shots,
+        "slots_by_intent": slots_by_intent,
         "pool": POOL_FILE,
     }
     (folder / PROMPT_FILE).write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -87,15 +89,25 @@ def load_prompt_predictor(folder: str | Path, backend=None):
             from nlu.prompting.lora import load_adapter
 
             load_adapter(backend, folder / spec["lora"]["folder"])
+    pool = read(folder / spec.get("pool", POOL_FILE))
     retriever = None
     if spec.get("shots"):
         from nlu.prompting.retrieval import ExampleRetriever
 
-        retriever = ExampleRetriever(read(folder / spec.get("pool", POOL_FILE)))
+        retriever = ExampleRetriever(pool)
+    by_intent = None
+    if spec.get("slots_by_intent", True):
+        from nlu.data.bio import spans
+
+        by_intent = {}
+        for ex in pool:
+            kinds = by_intent.setdefault(ex.intent, [])
+            kinds.extend(k for k, _, _ in spans(ex.tags) if k not in kinds)
     return PromptPredictor(
         backend,
         spec["intents"],
         spec["slot_types"],
         retriever=retriever,
         shots=int(spec.get("shots", 0)),
+        slot_types_by_intent=by_intent,
     )

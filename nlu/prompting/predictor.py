@@ -60,13 +60,17 @@ class PromptPredictor:
         retriever=None,
         shots: int = 0,
         max_slot_tokens: int = 48,
+        slot_types_by_intent: Mapping[str, Sequence[str]] | None = None,
     ):
+        """``slot_types_by_intent``: when given, the slot prompt lists only the slot types seen with the predicted
+        intent (in the training pool); a shorter prompt is faster and distracts a small model less."""
         self.backend = backend
         self.intents = dict(intents)
         self.slot_types = dict(slot_types)
         self.retriever = retriever
         self.shots = shots if retriever is not None else 0
         self.max_slot_tokens = max_slot_tokens
+        self.slot_types_by_intent = {k: list(v) for k, v in (slot_types_by_intent or {}).items()}
         self.intent_labels = ["UNK", *self.intents]
         self.slot_labels = ["UNK", "O", *(f"{p}-{t}" for t in self.slot_types for p in ("B", "I"))]
         self._slot_index = {tag: i for i, tag in enumerate(self.slot_labels)}
@@ -86,12 +90,11 @@ class PromptPredictor:
         started = time.perf_counter()
         demos = self.retriever.nearest(text, self.shots) if self.shots else []
         intent_probs = self._intent(text, demos)
+        candidates = self._candidates(intent_probs)
         reply = self.backend.complete(
-            [slot_prompt(text, self.slot_types, demos)],
-            max_tokens=self.max_slot_tokens,
-            stop=list(STOP_SEQUENCES),
+            [slot_prompt(text, candidates, demos)], max_tokens=self.max_slot_tokens, stop=list(STOP_SEQUENCES)
         )[0]
-        parsed = parse_slots(reply.text, list(words), list(self.slot_types))
+        parsed = parse_slots(reply.text, list(words), list(candidates))
         self.stats.utterances += 1
         self.stats.slot_parse_failures += int(parsed.failed)
         self.stats.values_proposed += parsed.proposed
@@ -109,6 +112,14 @@ class PromptPredictor:
             self.intent_labels,
             self.slot_labels,
         )
+
+    def _candidates(self, intent_probs: Sequence[float]) -> dict[str, str]:
+        """The slot types the slot prompt lists: those of the predicted intent, or all of them."""
+        if not self.slot_types_by_intent:
+            return self.slot_types
+        best = self.intent_labels[max(range(1, len(intent_probs)), key=lambda k: intent_probs[k])]
+        names = self.slot_types_by_intent.get(best)
+        return {n: self.slot_types[n] for n in names if n in self.slot_types} if names else self.slot_types
 
     def _intent(self, text: str, demos: Sequence[Example]) -> list[float]:
         """Probabilities over ``intent_labels`` (UNK first, always 0)."""

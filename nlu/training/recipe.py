@@ -208,6 +208,9 @@ class PromptingSection(_Section):
     shots: int = Field(
         0, ge=0, le=32, description="demonstrations retrieved from the train split per utterance"
     )
+    slots_by_intent: bool = Field(
+        True, description="list only the slot types seen with the predicted intent in the slot prompt"
+    )
     lora: LoraSection | None = Field(None, description="fine-tune LoRA adapters first (local backends only)")
 
     @model_validator(mode="after")

@@ -134,7 +134,9 @@ def _prompt_run(
     backend = section.backend.model_dump(exclude_none=True)
 
     def write(folder: Path) -> None:
-        write_prompt_model(folder, backend, intents, slot_types, section.shots, train_examples)
+        write_prompt_model(
+            folder, backend, intents, slot_types, section.shots, train_examples, section.slots_by_intent
+        )
         if section.lora is not None:
             from nlu.prompting import lora
             from nlu.prompting.model_dir import build_backend, set_adapter

@@ -169,7 +169,8 @@ def test_base_url_with_v1_suffix(server, suffix):
 
 def test_order_preserved_with_bounded_concurrency(server):
     prompts = [f"p{i}" for i in range(10)]
-    server.delay = {p: 0.01 * (10 - i) for i, p in enumerate(prompts)}  # later prompts answer sooner
+    # later prompts answer sooner; every reply takes long enough (>= 0.1 s) for the 4 workers to overlap under load
+    server.delay = {p: 0.1 + 0.02 * (10 - i) for i, p in enumerate(prompts)}
     backend = OpenAIBackend(server.url, "m", concurrency=4, **FAST)
     out = backend.complete(prompts)
     assert [c.text for c in out] == [p.upper() for p in prompts]

@@ -18,7 +18,7 @@ def tiny_lm(tmp_path_factory) -> Path:
 
 
 def test_scores_are_mean_log_probabilities_of_the_continuation(tiny_lm):
-    backend = TransformersBackend(tiny_lm, batch_size=2)
+    backend = TransformersBackend(tiny_lm)
     prompt, options = "the intent is", ["play some jazz music", "book a table", "weather"]
     scores = backend.score(prompt, options)
     for option, score in zip(options, scores, strict=True):  # by hand, one sequence at a time, no padding

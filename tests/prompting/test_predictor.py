@@ -92,3 +92,17 @@ def test_empty_input_never_reaches_the_backend():
     predictor = PromptPredictor(Scripted({}), INTENTS, SLOTS)
     (empty,) = predictor.predict([""])
     assert empty.intent is None and predictor.stats.utterances == 0
+
+
+def test_slot_prompt_lists_only_the_predicted_intents_slot_types():
+    seen = []
+
+    class Recording(Scripted):
+        def complete(self, prompts, **kwargs):
+            seen.extend(prompts)
+            return super().complete(prompts, **kwargs)
+
+    by_intent = {"play_music": ["artist"], "get_weather": ["city"]}
+    predictor = PromptPredictor(Recording({}), INTENTS, SLOTS, slot_types_by_intent=by_intent)
+    predictor.predict(["will it rain"])
+    assert "- city:" in seen[0] and "- artist:" not in seen[0]
