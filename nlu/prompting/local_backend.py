@@ -125,8 +125,10 @@ class TransformersBackend:
             cont = self.tokenizer(" " + option, add_special_tokens=False)["input_ids"] or [0]
             total = float(last_logprobs[cont[0]])
             if len(cont) > 1:
-                past = _copy_cache(prefix.past_key_values)
-                out = self.model(input_ids=torch.tensor([cont[:-1]]), past_key_values=past, use_cache=True)
+                # transformers 5 names the key/value cache "cache"; 4.x named it "past_key_values"
+                name = "cache" if hasattr(prefix, "cache") else "past_key_values"
+                past = _copy_cache(getattr(prefix, name))
+                out = self.model(input_ids=torch.tensor([cont[:-1]]), use_cache=True, **{name: past})
                 logprobs = out.logits[0].float().log_softmax(-1)
                 total += float(logprobs[torch.arange(len(cont) - 1), torch.tensor(cont[1:])].sum())
             scores.append(total / len(cont))
