@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from nlu.data.example import Example
-from nlu.data.readers import ReadStats, check_example, finish, read_lines
+from nlu.data.readers import ReadStats, check_example, finish, json_objects
 from nlu.errors import DataError
 
 
@@ -19,19 +19,7 @@ def read(path: str | Path, *, split: str | None = None, lang: str = "en") -> lis
     path = Path(path)
     stats = ReadStats()
     examples: list[Example] = []
-    for lineno, line in enumerate(read_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: malformed JSON ({err.msg} at column {err.colno})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-        missing = [k for k in ("tokens", "tags", "intent") if k not in obj]
-        if missing:
-            raise DataError(f"{where}: missing key(s) {', '.join(missing)}")
+    for lineno, where, obj in json_objects(path, ("tokens", "tags", "intent")):
         if not isinstance(obj["tokens"], list) or not isinstance(obj["tags"], list):
             raise DataError(f"{where}: 'tokens' and 'tags' must be lists of strings")
         meta = obj.get("meta") or {}

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from nlu.data.example import Example
-from nlu.data.readers import ReadStats, check_example, finish, read_lines
+from nlu.data.readers import ReadStats, check_example, finish, json_objects
 from nlu.errors import DataError
 
 CHARACTER_LOCALES = frozenset({"ja-JP", "zh-CN", "zh-TW", "th-TH", "my-MM", "km-KH"})
@@ -37,19 +37,8 @@ def read(
     path = Path(path)
     stats = ReadStats()
     examples: list[Example] = []
-    for lineno, line in enumerate(read_lines(path), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: malformed JSON ({err.msg} at column {err.colno})") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        missing = [k for k in ("locale", "partition", "intent", "utt", "annot_utt") if k not in record]
-        if missing:
-            raise DataError(f"{where}: missing key(s) {', '.join(missing)} (is this a MASSIVE file?)")
+    required = ("locale", "partition", "intent", "utt", "annot_utt")
+    for lineno, where, record in json_objects(path, required, " (is this a MASSIVE file?)"):
         if split is not None and record["partition"] != split:
             continue
         locale = str(record["locale"])

@@ -8,7 +8,9 @@ repaired and counted, not fatal.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +38,26 @@ def read_text(path: Path) -> str:
 
 def read_lines(path: Path) -> list[str]:
     return read_text(path).splitlines()
+
+
+def json_objects(path: Path, required: Sequence[str], hint: str = "") -> Iterator[tuple[int, str, dict]]:
+    """``(line number, where, object)`` for each non-blank line of a JSON-lines file (``where`` is ``file:line``).
+
+    A line that is not a JSON object, or lacks a ``required`` key, raises :class:`DataError` naming file and line."""
+    for lineno, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: malformed JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        missing = [k for k in required if k not in obj]
+        if missing:
+            raise DataError(f"{where}: missing key(s) {', '.join(missing)}{hint}")
+        yield lineno, where, obj
 
 
 @dataclass
