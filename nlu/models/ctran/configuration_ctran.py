@@ -8,6 +8,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 from nlu.data.alignment import WORD_SPLIT_RULE
+from nlu.models.configuration_common import check_joint_arguments
 
 
 class CtranConfig(PretrainedConfig):
@@ -61,12 +62,7 @@ class CtranConfig(PretrainedConfig):
         self.intent_labels = list(intent_labels or ["UNK"])
         self.slot_labels = list(slot_labels or ["UNK", "O"])
         self.use_crf = bool(use_crf)
-        if not 0.0 <= classifier_dropout < 1.0:
-            raise ValueError(f"classifier_dropout must be in [0, 1), got {classifier_dropout}")
-        if intent_loss_coef < 0:
-            raise ValueError(f"intent_loss_coef must be >= 0, got {intent_loss_coef}")
-        if max_seq_length < 8:
-            raise ValueError(f"max_length must be at least 8 sub-tokens, got {max_seq_length}")
+        check_joint_arguments(classifier_dropout, intent_loss_coef, max_seq_length)
         kernel_sizes = list(kernel_sizes)
         if not kernel_sizes or any(int(k) != k or k < 1 or k % 2 == 0 for k in kernel_sizes):
             raise ValueError(

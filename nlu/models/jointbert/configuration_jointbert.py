@@ -6,6 +6,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 from nlu.data.alignment import WORD_SPLIT_RULE
+from nlu.models.configuration_common import check_joint_arguments
 
 
 class JointBertConfig(PretrainedConfig):
@@ -43,12 +44,7 @@ class JointBertConfig(PretrainedConfig):
         self.intent_labels = list(intent_labels or ["UNK"])
         self.slot_labels = list(slot_labels or ["UNK", "O"])
         self.use_crf = bool(use_crf)
-        if not 0.0 <= classifier_dropout < 1.0:
-            raise ValueError(f"classifier_dropout must be in [0, 1), got {classifier_dropout}")
-        if intent_loss_coef < 0:
-            raise ValueError(f"intent_loss_coef must be >= 0, got {intent_loss_coef}")
-        if max_seq_length < 8:
-            raise ValueError(f"max_length must be at least 8 sub-tokens, got {max_seq_length}")
+        check_joint_arguments(classifier_dropout, intent_loss_coef, max_seq_length)
         self.classifier_dropout = classifier_dropout
         self.intent_loss_coef = intent_loss_coef
         self.max_seq_length = int(max_seq_length)

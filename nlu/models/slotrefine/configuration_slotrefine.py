@@ -6,6 +6,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 from nlu.data.alignment import WORD_SPLIT_RULE
+from nlu.models.configuration_common import check_joint_arguments
 
 
 class SlotRefineConfig(PretrainedConfig):
@@ -55,12 +56,7 @@ class SlotRefineConfig(PretrainedConfig):
                 f"slot_labels must contain 'O' (the second pass's no-feedback tag): {slot_labels}"
             )
         self.use_crf = bool(use_crf)
-        if not 0.0 <= classifier_dropout < 1.0:
-            raise ValueError(f"classifier_dropout must be in [0, 1), got {classifier_dropout}")
-        if intent_loss_coef < 0:
-            raise ValueError(f"intent_loss_coef must be >= 0, got {intent_loss_coef}")
-        if max_seq_length < 8:
-            raise ValueError(f"max_length must be at least 8 sub-tokens, got {max_seq_length}")
+        check_joint_arguments(classifier_dropout, intent_loss_coef, max_seq_length)
         if refine_layers < 1:
             raise ValueError(f"refine_layers must be >= 1, got {refine_layers}")
         if refine_heads < 1:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 from nlu.data.alignment import WORD_SPLIT_RULE
+from nlu.models.configuration_common import check_joint_arguments
 
 UNK = "UNK"
 
@@ -81,12 +82,7 @@ class ZeroShotConfig(PretrainedConfig):
                 "and could not score slot types added after training"
             )
         self.use_crf = False
-        if not 0.0 <= classifier_dropout < 1.0:
-            raise ValueError(f"classifier_dropout must be in [0, 1), got {classifier_dropout}")
-        if intent_loss_coef < 0:
-            raise ValueError(f"intent_loss_coef must be >= 0, got {intent_loss_coef}")
-        if max_seq_length < 8:
-            raise ValueError(f"max_length must be at least 8 sub-tokens, got {max_seq_length}")
+        check_joint_arguments(classifier_dropout, intent_loss_coef, max_seq_length)
         if embed_dim < 1:
             raise ValueError(f"embed_dim must be at least 1, got {embed_dim}")
         if label_max_length < 3:
