@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from nlu.errors import InterruptedRun, NLUError
+from nlu.errors import InterruptedRun, NLUError, TemplateError
 
 app = typer.Typer(
     name="nlu",
@@ -24,6 +24,10 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Inspect data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+generate_app = typer.Typer(
+    help="Generate text: replies from templates, descriptions of records.", no_args_is_help=True
+)
+app.add_typer(generate_app, name="generate")
 
 SetOption = typer.Option(
     None, "--set", help="Override a recipe key: --set training.epochs=3 (repeatable).", show_default=False
@@ -328,6 +332,77 @@ def data_download(
     typer.echo(f"{dataset}: files in {folder}")
     if root is not None and Path(root).resolve() != data_root().resolve():
         typer.echo(f"to use them by name, set NLU_DATA_DIR={Path(root).resolve()}")
+
+
+@generate_app.command("template")
+def generate_template(
+    templates: Path = typer.Argument(..., help="The response-template YAML file."),
+    parse: str | None = typer.Option(
+        None, "--parse", help='A parse as JSON: nlu predict\'s output, or {"intent": ..., "slots": {...}}.'
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", "-m", help="Parse TEXTS with this model (directory or exported artifact) first."
+    ),
+    texts: list[str] | None = typer.Argument(
+        None, help="Utterances to parse with --model.", show_default=False
+    ),
+    record: str | None = typer.Option(
+        None, "--record", help="A record as JSON for {record:field} placeholders."
+    ),
+) -> None:
+    """Fill response templates: one JSON reply per parse (text, the template used, what was missing)."""
+    from nlu.generation.templates import TemplateSet
+
+    engine = TemplateSet.from_yaml(templates)
+    given_record = _json_option("--record", record) if record is not None else None
+    if (parse is None) == (model is None):
+        raise NLUError("give either --parse JSON or --model MODEL_DIR with utterances")
+    if parse is not None:
+        parses: list = [_json_option("--parse", parse)]
+    else:
+        if not texts:
+            raise NLUError("--model: give the utterances to parse as arguments")
+        parser = _load_parser(model)
+        problems = engine.check_labels(*_label_names(parser))
+        if problems:
+            raise TemplateError(problems)
+        parses = parser(list(texts))
+    for item in parses:
+        _echo_json(engine.render(item, record=given_record).to_dict())
+
+
+def _json_option(name: str, text: str):
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise NLUError(f"{name}: not valid JSON ({err.msg} at character {err.pos})") from None
+    if not isinstance(value, dict):
+        raise NLUError(f"{name}: expected a JSON object")
+    return value
+
+
+def _load_parser(model_dir: Path):
+    """A callable texts -> predictions for any model directory, artifact or prompt model."""
+    if (model_dir / "prompting.json").is_file():
+        from nlu.prompting.model_dir import load_prompt_predictor
+
+        return load_prompt_predictor(model_dir).predict
+    if (model_dir / "nlu.json").is_file():
+        from nlu.runtime import Parser
+
+        return Parser.load(model_dir).parse_batch
+    from nlu.inference import Predictor
+
+    return Predictor.load(model_dir).predict
+
+
+def _label_names(parser) -> tuple[list[str], list[str]]:
+    """(intents, slot types) of the model behind a parser callable: every predictor keeps intent_labels and
+    slot_labels (BIO tags)."""
+    owner = parser.__self__
+    intents = [name for name in owner.intent_labels if name != "UNK"]
+    slot_types = sorted({tag[2:] for tag in owner.slot_labels if tag[:2] in ("B-", "I-")})
+    return intents, slot_types
 
 
 def main() -> None:

@@ -37,3 +37,16 @@ class ArtifactError(NLUError):
 
 class ExportError(NLUError):
     """An export whose ONNX graph disagrees with the torch model, or that could not be written."""
+
+
+class TemplateError(NLUError):
+    """A response-template file that does not validate, or a render that cannot proceed. ``problems`` holds one
+    line per problem (file, dotted key, what to write instead), all reported at once."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class RecordError(NLUError):
+    """A knowledge-base record a generator cannot describe: not a mapping, an empty value, an unknown slot type."""
