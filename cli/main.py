@@ -51,6 +51,19 @@ def train(
     ),
 ) -> None:
     """Train a model from a recipe; the run directory gets the best model, metrics and a dev report."""
+    from nlu.generation.recipe import recipe_task
+
+    if recipe_task(recipe) is not None:  # a generator recipe (task: kb_describe)
+        from nlu.generation.training import train_generator
+
+        result = train_generator(
+            recipe, overrides or [], output_dir=output, resume=resume, overwrite=overwrite
+        )
+        typer.echo(f"best model: {result.best_model_dir}  (training took {result.train_seconds:.0f} s)")
+        if result.dev_metrics:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in result.dev_metrics.items() if isinstance(v, float))
+            typer.echo(f"dev: {shown}")
+        return
     from nlu.training.trainer import train as run
 
     result = run(recipe, overrides or [], output_dir=output, resume=resume, overwrite=overwrite)
@@ -216,12 +229,14 @@ def validate(
 ) -> None:
     """Check recipes against the schema without training; report every problem at once."""
     from nlu.errors import RecipeError
+    from nlu.generation.recipe import load_generation_recipe, recipe_task
     from nlu.training.recipe import load_recipe
 
     problems: list[str] = []
     for path in recipes:
         try:
-            load_recipe(path, overrides or [])
+            load = load_generation_recipe if recipe_task(path) is not None else load_recipe
+            load(path, overrides or [])
             typer.echo(f"ok: {path}")
         except RecipeError as err:
             problems.extend(err.problems)
@@ -369,6 +384,24 @@ def generate_template(
         parses = parser(list(texts))
     for item in parses:
         _echo_json(engine.render(item, record=given_record).to_dict())
+
+
+@generate_app.command("describe")
+def generate_describe(
+    model_dir: Path = typer.Argument(..., help="A trained describer, e.g. runs/e2e-kb-describe/best."),
+    records: Path = typer.Argument(
+        ...,
+        help='A JSON record {"slot": "value", ...}, a JSON list of them, or JSON lines (bare or under "record").',
+    ),
+    beam_size: int | None = typer.Option(None, "--beam-size", min=1, help="Default: the model's."),
+) -> None:
+    """Describe knowledge-base records in text: one JSON line per record ({"record": ..., "text": ...})."""
+    from nlu.generation.describe import KBDescriber, read_record_input
+
+    items = read_record_input(records)
+    describer = KBDescriber.load(model_dir)
+    for item, text in zip(items, describer.describe(items, beam_size=beam_size), strict=True):
+        _echo_json({"record": item.record, "text": text})
 
 
 def _json_option(name: str, text: str):

@@ -161,3 +161,30 @@ def build_tiny_causal_lm(folder: Path) -> Path:
     )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
+
+
+KB_ASSETS = Path(__file__).resolve().parent / "assets" / "kb"
+KB_TINY_MODEL = {
+    "word_embedding_size": 16,
+    "slot_embedding_size": 8,
+    "position_embedding_size": 4,
+    "hidden_size": 32,
+    "attention_heads": 2,
+    "dropout": 0.0,
+    "min_word_count": 1,
+    "max_output_length": 30,
+    "beam_size": 2,
+}
+
+
+def write_kb_recipe(folder: Path, **training) -> Path:
+    """A knowledge-base describer recipe on the synthetic records of tests/assets/kb with a tiny model."""
+    recipe = {
+        "task": "kb_describe",
+        "data": {"files": {s: str(KB_ASSETS / f"{s}.jsonl") for s in ("train", "dev")}},
+        "model": KB_TINY_MODEL,
+        "training": {"epochs": 2, "batch_size": 8, "learning_rate": 0.01, "seed": 1, **training},
+    }
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path

@@ -327,9 +327,9 @@ def _expected(error: dict) -> str:
     return error["msg"].lower()
 
 
-def _suggest(loc: tuple, data: dict) -> str:
+def _suggest(loc: tuple, data: dict, schema: type[BaseModel] | None = None) -> str:
     """'did you mean ...' for an unknown key, from the known keys of the same section."""
-    model: type[BaseModel] = Recipe
+    model: type[BaseModel] = schema or Recipe
     for part in loc[:-1]:
         field = model.model_fields.get(str(part))
         if (
@@ -344,14 +344,16 @@ def _suggest(loc: tuple, data: dict) -> str:
     return f"; did you mean '{close[0]}'?" if close else f"; known keys here: {known}"
 
 
-def _format_errors(source: str, err: ValidationError, data: dict) -> list[str]:
+def _format_errors(
+    source: str, err: ValidationError, data: dict, schema: type[BaseModel] | None = None
+) -> list[str]:
     problems = []
     for error in err.errors():
         loc = tuple(str(p) for p in error["loc"])
         key = ".".join(loc) or "(top level)"
         message = _expected(error)
         if error["type"] == "extra_forbidden":
-            message += _suggest(loc, data)
+            message += _suggest(loc, data, schema)
         elif error["type"] != "missing" and "input" in error:
             message += f", got {error['input']!r}"
         problems.append(f"{source}: {key}: {message}")

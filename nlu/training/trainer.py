@@ -211,15 +211,25 @@ def build_gazetteer(lexicon: LexiconSection, train_examples: list) -> Gazetteer:
     return Gazetteer.from_examples(train_examples, lexicon.from_train or [])
 
 
-def _prepare_run_dir(recipe: Recipe, run_dir: Path, resume: bool, overwrite: bool) -> Recipe:
+def prepare_run_dir(
+    recipe,
+    run_dir: Path,
+    resume: bool,
+    overwrite: bool,
+    load: Callable = load_recipe,
+    dump: Callable = dump_recipe,
+):
+    """Check that ``run_dir`` may be used: ``resume`` needs a checkpoint (and returns the stored recipe); a
+    run directory that holds a run is replaced only with ``overwrite``, its best model kept until a new one is
+    written. ``load``/``dump`` read and write the recipe kind (parser or generator)."""
     saved = run_dir / "recipe.yaml"
     if resume:
         if not list_checkpoints(run_dir):
             raise RecipeError(
                 [f"{run_dir}: nothing to resume (no complete checkpoint in {run_dir / 'checkpoints'})"]
             )
-        stored = load_recipe(saved)
-        if dump_recipe(stored) != dump_recipe(recipe):
+        stored = load(saved)
+        if dump(stored) != dump(recipe):
             logger.warning("--resume: using the recipe stored in %s, not the one given", saved)
         return stored
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -280,7 +290,7 @@ def run_training(
             "training set ACCELERATE_USE_CPU=1 (torchrun) or use `accelerate launch --cpu`"
         )
     is_main = accelerator.is_main_process
-    recipe = _prepare_run_dir(recipe, run_dir, resume, overwrite) if is_main else recipe
+    recipe = prepare_run_dir(recipe, run_dir, resume, overwrite) if is_main else recipe
     accelerator.wait_for_everyone()
     if not is_main and resume:
         recipe = load_recipe(run_dir / "recipe.yaml")

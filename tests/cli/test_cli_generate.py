@@ -56,3 +56,26 @@ def test_the_demo_replies_match_the_demo_labels():
     engine = TemplateSet.from_yaml(DEMO_REPLIES)
     assert engine.check_labels(intents, slot_types) == []
     assert set(engine.spec.intents) == intents  # every demo intent has a reply
+
+
+def test_train_and_describe_from_the_command_line(monkeypatch, capsys, tmp_path):
+    from nlu_testing import write_kb_recipe
+
+    recipe = write_kb_recipe(tmp_path, epochs=3)
+    code, out, err = run_main(monkeypatch, capsys, "validate", recipe)
+    assert code == 0, err
+    code, out, err = run_main(monkeypatch, capsys, "train", recipe, "--output", tmp_path / "run")
+    assert code == 0, err
+    assert "best model:" in out and "bleu" in out
+    records = tmp_path / "records.jsonl"
+    records.write_text('{"name": "Zephyr", "food": "Thai"}\n{"name": "Nowhere Inn", "food": "Greek"}\n')
+    code, out, err = run_main(monkeypatch, capsys, "generate", "describe", tmp_path / "run" / "best", records)
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["record"]["name"] for r in rows] == [["Zephyr"], ["Nowhere Inn"]]
+    assert all(r["text"] for r in rows)
+    records.write_text('{"name": "A", "colour": "red"}\n')
+    code, _, err = run_main(monkeypatch, capsys, "generate", "describe", tmp_path / "run" / "best", records)
+    assert code == 2 and "unknown slot type 'colour'" in err
+    code, _, err = run_main(monkeypatch, capsys, "generate", "describe", tmp_path, records)
+    assert code == 2 and "not a knowledge-base describer" in err

@@ -1,0 +1,124 @@
+"""Recipes for generators: the same YAML habits as parser recipes, told apart by a top-level ``task`` key.
+
+task: kb_describe
+data: {dataset: e2e}          # $NLU_DATA_DIR/e2e/{train,dev,test}.jsonl, or files: {train: ..., dev: ...}
+model: {hidden_size: 256}
+training: {epochs: 10}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nlu.errors import RecipeError
+from nlu.training.recipe import _format_errors, apply_overrides
+
+GENERATION_TASKS = ("kb_describe",)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenerationData(_Section):
+    dataset: str | None = Field(None, description="a folder under $NLU_DATA_DIR with <split>.jsonl files")
+    files: dict[str, str] | None = Field(
+        None, description="split name -> JSON-lines file of record/text pairs"
+    )
+    train_split: str = "train"
+    dev_split: str | None = "dev"
+    train_sample: int | None = Field(None, ge=1, description="train on this many pairs, drawn with the seed")
+    dev_sample: int | None = Field(
+        None, ge=1, description="score this many distinct dev records each epoch (all when null)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GenerationData:
+        if (self.dataset is None) == (self.files is None):
+            raise ValueError("give exactly one of data.dataset (a folder name) or data.files (split: file)")
+        return self
+
+
+class KBDescribeModel(_Section):
+    word_embedding_size: int = Field(128, ge=1)
+    slot_embedding_size: int = Field(64, ge=1)
+    position_embedding_size: int = Field(16, ge=1)
+    max_position: int = Field(10, ge=1)
+    hidden_size: int = Field(256, ge=2)
+    attention_heads: int = Field(4, ge=1)
+    dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    min_word_count: int = Field(
+        2, ge=1, description="text words seen fewer times are <unk> (record words are copied)"
+    )
+    max_output_length: int = Field(60, ge=1)
+    beam_size: int = Field(4, ge=1)
+    beam_length_penalty: float = 1.0
+    repeated_ngram_block: int = Field(3, ge=0)
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> KBDescribeModel:
+        if self.hidden_size % 2 or self.hidden_size % self.attention_heads:
+            raise ValueError(
+                f"model.hidden_size ({self.hidden_size}) must be even and divisible by model.attention_heads "
+                f"({self.attention_heads}), e.g. hidden_size: 256 with attention_heads: 4"
+            )
+        return self
+
+
+class GenerationTraining(_Section):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(1e-3, gt=0.0)
+    max_grad_norm: float = Field(5.0, gt=0.0)
+    seed: int = 42
+    metric: Literal["bleu", "loss"] = Field("bleu", description="what picks the best epoch on dev")
+    early_stopping_patience: int | None = Field(None, ge=1)
+    checkpoint_every: int = Field(500, ge=1)
+    keep_checkpoints: int = Field(2, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    num_threads: int | None = Field(None, ge=1)
+
+
+class KBDescribeRecipe(_Section):
+    task: Literal["kb_describe"]
+    description: str | None = None
+    data: GenerationData
+    model: KBDescribeModel = KBDescribeModel()
+    training: GenerationTraining = GenerationTraining()
+    output_dir: str = "runs/kb_describe"
+
+
+def recipe_task(path: str | Path) -> str | None:
+    """The recipe's ``task`` if it names a generator, else ``None`` (a parser recipe). Never raises: a file that
+    cannot be read is left to the loader that reports it."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    task = data.get("task") if isinstance(data, dict) else None
+    return task if task in GENERATION_TASKS else None
+
+
+def load_generation_recipe(path: str | Path, overrides: list[str] | None = None) -> KBDescribeRecipe:
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError([f"{path}: no such recipe file"])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise RecipeError([f"{path}: not valid YAML: {err}"]) from None
+    if not isinstance(data, dict):
+        raise RecipeError([f"{path}: expected a mapping with task/data/model/training sections"])
+    data = apply_overrides(data, overrides or [])
+    try:
+        return KBDescribeRecipe.model_validate(data)
+    except ValidationError as err:
+        raise RecipeError(_format_errors(str(path), err, data, schema=KBDescribeRecipe)) from None
+
+
+def dump_generation_recipe(recipe: KBDescribeRecipe) -> str:
+    return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
