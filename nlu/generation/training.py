@@ -166,6 +166,9 @@ def run_kb_describe(recipe: KBDescribeRecipe, run_dir: Path, resume: bool = Fals
 
     def evaluate_epoch() -> dict:
         metrics: dict = {"epoch": state.epoch + 1, "step": state.global_step}
+        metrics["seconds"] = (
+            time.perf_counter() - started
+        )  # since this process started (a resume restarts it)
         metrics["train_loss"] = state.epoch_loss_sum / max(state.step_in_epoch, 1)
         if dev_set:
             metrics["dev_loss"] = _dev_loss(model, dev_set, t.batch_size)
