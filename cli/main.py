@@ -404,6 +404,26 @@ def generate_describe(
         _echo_json({"record": item.record, "text": text})
 
 
+@generate_app.command("respond")
+def generate_respond(
+    model_dir: Path = typer.Argument(
+        ..., help="A trained template-filling model, e.g. runs/redial-ntrd/best."
+    ),
+    dialogues: Path = typer.Argument(
+        ...,
+        help="JSON lines of dialogues (ReDial's official or normalized layout); each gets the next reply.",
+    ),
+) -> None:
+    """The recommender's next turn for each dialogue: the template, the movies chosen for its placeholders and
+    the filled text, one JSON line per dialogue."""
+    from nlu.generation.dialogues import read_dialogues
+    from nlu.generation.respond import Recommender
+
+    items = read_dialogues(dialogues)
+    for dialogue, reply in zip(items, Recommender.load(model_dir).respond(items), strict=True):
+        _echo_json({"id": dialogue.id, **reply.to_dict()})
+
+
 def _json_option(name: str, text: str):
     try:
         value = json.loads(text)

@@ -188,3 +188,36 @@ def write_kb_recipe(folder: Path, **training) -> Path:
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
     return path
+
+
+REDIAL_ASSETS = Path(__file__).resolve().parent / "assets" / "redial"
+NTRD_TINY_MODEL = {
+    "hidden_size": 32,
+    "attention_heads": 2,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+    "feedforward_size": 64,
+    "dropout": 0.0,
+    "min_word_count": 1,
+    "max_context_length": 64,
+    "max_reply_length": 12,
+    "title_length": 4,
+}
+
+
+def write_ntrd_recipe(folder: Path, **training) -> Path:
+    """A template-filling recipe on the synthetic dialogues of tests/assets/redial with a tiny model."""
+    recipe = {
+        "task": "ntrd",
+        "data": {
+            "files": {"train": str(REDIAL_ASSETS / "train.jsonl")},
+            "dev_split": None,
+            "dev_fraction": 0.2,
+            "catalogue": str(REDIAL_ASSETS / "movies.csv"),
+        },
+        "model": NTRD_TINY_MODEL,
+        "training": {"epochs": 2, "batch_size": 8, "learning_rate": 0.005, "seed": 1, **training},
+    }
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return path

@@ -12,13 +12,16 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 
-def bleu(hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_order: int = 4) -> float:
-    """Corpus BLEU-``max_order`` with sacrebleu's 13a tokenisation, case-sensitive, several references each."""
+def bleu(
+    hypotheses: Sequence[str], references: Sequence[Sequence[str]], max_order: int = 4, tokenize: str = "13a"
+) -> float:
+    """Corpus BLEU-``max_order`` (sacrebleu), case-sensitive, several references each. ``tokenize="none"`` for
+    texts already split into words with spaces."""
     from sacrebleu.metrics import BLEU
 
     _check(hypotheses, references)
     streams = _reference_streams(references)
-    return BLEU(max_ngram_order=max_order).corpus_score(list(hypotheses), streams).score
+    return BLEU(max_ngram_order=max_order, tokenize=tokenize).corpus_score(list(hypotheses), streams).score
 
 
 def _reference_streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:

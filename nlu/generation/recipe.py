@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from nlu.errors import RecipeError
 from nlu.training.recipe import _format_errors, apply_overrides
 
-GENERATION_TASKS = ("kb_describe",)
+GENERATION_TASKS = ("kb_describe", "ntrd")
 
 
 class _Section(BaseModel):
@@ -33,7 +33,14 @@ class GenerationData(_Section):
     dev_split: str | None = "dev"
     train_sample: int | None = Field(None, ge=1, description="train on this many pairs, drawn with the seed")
     dev_sample: int | None = Field(
-        None, ge=1, description="score this many distinct dev records each epoch (all when null)"
+        None, ge=1, description="score this many dev records (replies for ntrd) each epoch (all when null)"
+    )
+    dev_fraction: float = Field(
+        0.1, gt=0.0, lt=1.0, description="with dev_split null: the share of train dialogues held out (ntrd)"
+    )
+    catalogue: str | None = Field(
+        None,
+        description="ntrd: the movie catalogue CSV (movieId,movieName), a path or under the data set folder",
     )
 
     @model_validator(mode="after")
@@ -69,6 +76,28 @@ class KBDescribeModel(_Section):
         return self
 
 
+class NTRDModel(_Section):
+    hidden_size: int = Field(256, ge=1)
+    attention_heads: int = Field(4, ge=1)
+    encoder_layers: int = Field(2, ge=1)
+    decoder_layers: int = Field(2, ge=1)
+    feedforward_size: int = Field(512, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    min_word_count: int = Field(2, ge=1)
+    max_context_length: int = Field(256, ge=1, description="context words kept (the last ones)")
+    max_reply_length: int = Field(40, ge=2)
+    title_length: int = Field(8, ge=1, description="title words per movie read by the item selector")
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> NTRDModel:
+        if self.hidden_size % self.attention_heads:
+            raise ValueError(
+                f"model.hidden_size ({self.hidden_size}) must be divisible by model.attention_heads "
+                f"({self.attention_heads}), e.g. hidden_size: 256 with attention_heads: 4"
+            )
+        return self
+
+
 class GenerationTraining(_Section):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
@@ -92,6 +121,19 @@ class KBDescribeRecipe(_Section):
     output_dir: str = "runs/kb_describe"
 
 
+class NTRDRecipe(_Section):
+    task: Literal["ntrd"]
+    description: str | None = None
+    data: GenerationData
+    model: NTRDModel = NTRDModel()
+    training: GenerationTraining = GenerationTraining()
+    output_dir: str = "runs/ntrd"
+
+
+GenerationRecipe = KBDescribeRecipe | NTRDRecipe
+SCHEMAS: dict[str, type[BaseModel]] = {"kb_describe": KBDescribeRecipe, "ntrd": NTRDRecipe}
+
+
 def recipe_task(path: str | Path) -> str | None:
     """The recipe's ``task`` if it names a generator, else ``None`` (a parser recipe). Never raises: a file that
     cannot be read is left to the loader that reports it."""
@@ -103,7 +145,7 @@ def recipe_task(path: str | Path) -> str | None:
     return task if task in GENERATION_TASKS else None
 
 
-def load_generation_recipe(path: str | Path, overrides: list[str] | None = None) -> KBDescribeRecipe:
+def load_generation_recipe(path: str | Path, overrides: list[str] | None = None) -> GenerationRecipe:
     path = Path(path)
     if not path.is_file():
         raise RecipeError([f"{path}: no such recipe file"])
@@ -114,11 +156,16 @@ def load_generation_recipe(path: str | Path, overrides: list[str] | None = None)
     if not isinstance(data, dict):
         raise RecipeError([f"{path}: expected a mapping with task/data/model/training sections"])
     data = apply_overrides(data, overrides or [])
+    schema = SCHEMAS.get(data.get("task"))
+    if schema is None:
+        raise RecipeError(
+            [f"{path}: task: expected one of {', '.join(GENERATION_TASKS)}, got {data.get('task')!r}"]
+        )
     try:
-        return KBDescribeRecipe.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as err:
-        raise RecipeError(_format_errors(str(path), err, data, schema=KBDescribeRecipe)) from None
+        raise RecipeError(_format_errors(str(path), err, data, schema=schema)) from None
 
 
-def dump_generation_recipe(recipe: KBDescribeRecipe) -> str:
+def dump_generation_recipe(recipe: GenerationRecipe) -> str:
     return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)

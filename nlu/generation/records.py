@@ -160,8 +160,13 @@ class Vocab:
         for item in items:
             counts.update(tokenize(item.text or ""))
             slots.update(dict.fromkeys(item.record))
+        return cls.from_counts(counts, min_count, list(slots))
+
+    @classmethod
+    def from_counts(cls, counts: Counter[str], min_count: int, slot_types: list[str] = ()) -> Vocab:
+        """Words seen at least ``min_count`` times, most frequent first, after the special words."""
         words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_count]
-        return cls([*SPECIALS, *(w for w in words if w not in SPECIALS)], [UNK, *slots])
+        return cls([*SPECIALS, *(w for w in words if w not in SPECIALS)], [UNK, *slot_types])
 
     def word_id(self, word: str) -> int:
         return self.word_index.get(word, 1)

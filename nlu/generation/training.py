@@ -9,7 +9,8 @@ import logging
 import random
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,10 +21,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from nlu.data.registry import data_root
 from nlu.errors import InterruptedRun, RecipeError
 from nlu.generation.describe import KBDescriber
+from nlu.generation.dialogues import ITEM
 from nlu.generation.kb_describe import KBDescribeConfig, KBDescribeForGeneration
-from nlu.generation.kb_describe.features import EncodedRecord, collate, encode_record
+from nlu.generation.kb_describe.features import collate, encode_record
 from nlu.generation.metrics import bleu
-from nlu.generation.recipe import KBDescribeRecipe, dump_generation_recipe, load_generation_recipe
+from nlu.generation.recipe import (
+    GenerationRecipe,
+    KBDescribeRecipe,
+    NTRDRecipe,
+    dump_generation_recipe,
+    load_generation_recipe,
+)
 from nlu.generation.records import RecordText, Vocab, group_references, read_records
 from nlu.training.checkpoints import list_checkpoints, prune_checkpoints, write_dir_atomically
 from nlu.training.trainer import TrainerState, TrainResult, prepare_run_dir
@@ -40,7 +48,21 @@ def train_generator(
 ) -> TrainResult:
     """Train the generator a recipe with a ``task`` key describes; ``overrides`` as ``--set`` takes them."""
     recipe = load_generation_recipe(recipe_path, list(overrides))
-    return run_kb_describe(recipe, Path(output_dir or recipe.output_dir), resume=resume, overwrite=overwrite)
+    return run_generator(recipe, Path(output_dir or recipe.output_dir), resume=resume, overwrite=overwrite)
+
+
+def catalogue_file(data) -> Path:
+    """The movie catalogue: ``data.catalogue`` as a path, or relative to the data set's folder."""
+    if data.catalogue is None:
+        raise RecipeError(
+            ["data.catalogue: required for task ntrd, e.g. catalogue: original/movies_with_mentions.csv"]
+        )
+    path = Path(data.catalogue)
+    if not path.is_absolute() and data.dataset is not None and not path.is_file():
+        path = data_root() / data.dataset / path
+    if not path.is_file():
+        raise RecipeError([f"data.catalogue: {path} does not exist"])
+    return path
 
 
 def split_file(data, split: str) -> Path:
@@ -90,12 +112,13 @@ def evaluate_describer(
     return {"bleu": bleu(texts, [g[1] for g in groups]), "records": len(groups)}
 
 
-def _dev_loss(model, encoded: list[EncodedRecord], batch_size: int) -> float:
+def _dev_loss(model, encoded: list, batch_size: int, collate_fn: Callable[[list], dict]) -> float:
+    """Mean loss per target word over ``encoded``, teacher-forced, without dropout."""
     model.eval()
     total, words = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(encoded), batch_size):
-            batch = collate(encoded[start : start + batch_size])
+            batch = collate_fn(encoded[start : start + batch_size])
             n = int((batch["labels"] != -100).sum())
             total += model(**batch).loss.item() * n
             words += n
@@ -103,17 +126,23 @@ def _dev_loss(model, encoded: list[EncodedRecord], batch_size: int) -> float:
     return total / max(words, 1)
 
 
-def run_kb_describe(recipe: KBDescribeRecipe, run_dir: Path, resume: bool = False, overwrite: bool = False):
-    accelerator = Accelerator()
-    recipe = prepare_run_dir(
-        recipe, run_dir, resume, overwrite, load=load_generation_recipe, dump=dump_generation_recipe
-    )
-    t, m = recipe.training, recipe.model
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
-    set_seed(t.seed)
+@dataclass
+class GeneratorJob:
+    """What the loop needs from a task: the model, encoded data, how to batch it, how to score dev and how to
+    write the best model. ``lengths`` (target lengths) let batches group similar lengths."""
 
-    # Data: read and check everything before building the model.
+    model: torch.nn.Module
+    train_set: list
+    dev_set: list
+    lengths: list[int]
+    collate: Callable[[list], dict]
+    dev_scores: Callable[[torch.nn.Module], dict]  # extra dev metrics (e.g. bleu), given the unwrapped model
+    save: Callable[[torch.nn.Module, Path], None]
+    save_run_files: Callable[[Path], None]  # vocabularies etc. written once into the run directory
+
+
+def _kb_describe_job(recipe: KBDescribeRecipe, run_dir: Path, resume: bool) -> GeneratorJob:
+    t, m = recipe.training, recipe.model
     train_items = read_records(split_file(recipe.data, recipe.data.train_split))
     dev_items = read_records(split_file(recipe.data, recipe.data.dev_split)) if recipe.data.dev_split else []
     if recipe.data.train_sample and recipe.data.train_sample < len(train_items):
@@ -121,15 +150,110 @@ def run_kb_describe(recipe: KBDescribeRecipe, run_dir: Path, resume: bool = Fals
     vocab = Vocab.load(run_dir) if resume else Vocab.build(train_items, m.min_word_count)
     options = m.model_dump(exclude={"min_word_count"})
     config = KBDescribeConfig(vocab_size=len(vocab.words), num_slot_types=len(vocab.slot_types), **options)
-    model = KBDescribeForGeneration(config)
     train_set = [encode_record(it, vocab, m.max_position) for it in train_items]
-    dev_set = [encode_record(it, vocab, m.max_position) for it in dev_items]
-    optimizer = torch.optim.Adam(model.parameters(), lr=t.learning_rate)
-    model, optimizer = accelerator.prepare(model, optimizer)
+
+    def dev_scores(model) -> dict:
+        if t.metric != "bleu" or not dev_items:
+            return {}
+        return evaluate_describer(KBDescriber(model, vocab), dev_items, recipe.data.dev_sample, t.seed)
+
+    return GeneratorJob(
+        model=KBDescribeForGeneration(config),
+        train_set=train_set,
+        dev_set=[encode_record(it, vocab, m.max_position) for it in dev_items],
+        lengths=[len(e.target_ids or []) for e in train_set],
+        collate=collate,
+        dev_scores=dev_scores,
+        save=lambda model, folder: KBDescriber(model, vocab).save(folder),
+        save_run_files=vocab.save,
+    )
+
+
+def _ntrd_job(recipe: NTRDRecipe, run_dir: Path, resume: bool) -> GeneratorJob:
+    from nlu.generation.dialogues import read_catalogue, read_dialogues, reply_instances
+    from nlu.generation.ntrd import NTRDConfig, NTRDForTemplateFilling
+    from nlu.generation.ntrd.features import build_vocab, encode_reply, title_ids
+    from nlu.generation.ntrd.features import collate as collate_replies
+    from nlu.generation.respond import Recommender, evaluate_recommender
+
+    t, m = recipe.training, recipe.model
+    dialogues = read_dialogues(split_file(recipe.data, recipe.data.train_split))
+    if recipe.data.dev_split:
+        dev_dialogues = read_dialogues(split_file(recipe.data, recipe.data.dev_split))
+    else:  # hold out whole dialogues of the train split, so no context is shared
+        shuffled = random.Random(t.seed).sample(dialogues, len(dialogues))
+        cut = max(1, int(len(shuffled) * recipe.data.dev_fraction))
+        dev_dialogues, dialogues = shuffled[:cut], shuffled[cut:]
+    catalogue = read_catalogue(catalogue_file(recipe.data))
+    for d in dialogues:  # movies of the training dialogues are candidates even if the catalogue lacks them
+        for movie, title in d.titles.items():
+            catalogue.setdefault(movie, " ".join(title.split()))
+    items = sorted(catalogue.items(), key=lambda kv: int(kv[0][1:]) if kv[0][1:].isdigit() else 0)
+    if resume:
+        items = [tuple(x) for x in json.loads((run_dir / "items.json").read_text(encoding="utf-8"))]
+    train_instances = reply_instances(dialogues, m.max_context_length)
+    dev_instances = reply_instances(dev_dialogues, m.max_context_length)
+    vocab = (
+        Vocab.load(run_dir)
+        if resume
+        else build_vocab(train_instances, [x[1] for x in items], m.min_word_count)
+    )
+    item_index = {item_id: k + 1 for k, (item_id, _) in enumerate(items)}
+    options = m.model_dump(exclude={"min_word_count"})
+    config = NTRDConfig(
+        vocab_size=len(vocab.words), item_token_id=vocab.word_id(ITEM), num_items=len(items) + 1, **options
+    )
+    model = NTRDForTemplateFilling(config)
+    model.item_titles.copy_(title_ids([x[1] for x in items], vocab, m.title_length))
+
+    def encode(instances):
+        return [
+            encode_reply(i, vocab, item_index, m.max_context_length, m.max_reply_length) for i in instances
+        ]
+
+    def dev_scores(model) -> dict:
+        if t.metric != "bleu" or not dev_instances:
+            return {}
+        sample = dev_instances[: recipe.data.dev_sample] if recipe.data.dev_sample else dev_instances
+        scores = evaluate_recommender(Recommender(model, vocab, items), sample)
+        return {"bleu": scores["bleu_2"], "recall_at_10": scores["recall_at_10"]}
+
+    def save_run_files(folder: Path) -> None:
+        vocab.save(folder)
+        (folder / "items.json").write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+
+    train_set = encode(train_instances)
+    return GeneratorJob(
+        model=model,
+        train_set=train_set,
+        dev_set=encode(dev_instances),
+        lengths=[len(e.template_ids) for e in train_set],
+        collate=lambda batch: collate_replies(batch, config.item_token_id),
+        dev_scores=dev_scores,
+        save=lambda model, folder: Recommender(model, vocab, items).save(folder),
+        save_run_files=save_run_files,
+    )
+
+
+JOBS: dict[str, Callable] = {"kb_describe": _kb_describe_job, "ntrd": _ntrd_job}
+
+
+def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False, overwrite: bool = False):
+    accelerator = Accelerator()
+    recipe = prepare_run_dir(
+        recipe, run_dir, resume, overwrite, load=load_generation_recipe, dump=dump_generation_recipe
+    )
+    t = recipe.training
+    if t.num_threads:
+        torch.set_num_threads(t.num_threads)
+    set_seed(t.seed)
+    job = JOBS[recipe.task](recipe, run_dir, resume)  # reads and checks all data before any training
+    optimizer = torch.optim.Adam(job.model.parameters(), lr=t.learning_rate)
+    model, optimizer = accelerator.prepare(job.model, optimizer)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "recipe.yaml").write_text(dump_generation_recipe(recipe), encoding="utf-8")
-    vocab.save(run_dir)
-    lengths = [len(e.target_ids or []) for e in train_set]
+    job.save_run_files(run_dir)
+    lengths = job.lengths
     steps_per_epoch = len(_batches(lengths, t.batch_size, t.seed, 0))
     max_steps = t.max_steps or t.epochs * steps_per_epoch
 
@@ -152,7 +276,7 @@ def run_kb_describe(recipe: KBDescribeRecipe, run_dir: Path, resume: bool = Fals
 
     def save_best(metrics: dict) -> None:
         def write(folder: Path) -> None:
-            KBDescriber(accelerator.unwrap_model(model), vocab).save(folder)
+            job.save(accelerator.unwrap_model(model), folder)
             (folder / "training_info.json").write_text(
                 json.dumps(
                     {"epoch": state.epoch + 1, "step": state.global_step, "metric": t.metric, "dev": metrics,
@@ -170,12 +294,10 @@ def run_kb_describe(recipe: KBDescribeRecipe, run_dir: Path, resume: bool = Fals
             time.perf_counter() - started
         )  # since this process started (a resume restarts it)
         metrics["train_loss"] = state.epoch_loss_sum / max(state.step_in_epoch, 1)
-        if dev_set:
-            metrics["dev_loss"] = _dev_loss(model, dev_set, t.batch_size)
-            if t.metric == "bleu":
-                describer = KBDescriber(accelerator.unwrap_model(model), vocab)
-                metrics.update(evaluate_describer(describer, dev_items, recipe.data.dev_sample, t.seed))
-                model.train()
+        if job.dev_set:
+            metrics["dev_loss"] = _dev_loss(model, job.dev_set, t.batch_size, job.collate)
+            metrics.update(job.dev_scores(accelerator.unwrap_model(model)))
+            model.train()
         return metrics
 
     progress = Progress(
@@ -198,7 +320,7 @@ def run_kb_describe(recipe: KBDescribeRecipe, run_dir: Path, resume: bool = Fals
                         continue  # trained on before the interruption
                     batch = {
                         k: v.to(accelerator.device)
-                        for k, v in collate([train_set[i] for i in indices]).items()
+                        for k, v in job.collate([job.train_set[i] for i in indices]).items()
                     }
                     loss = model(**batch).loss
                     accelerator.backward(loss)

@@ -79,3 +79,21 @@ def test_train_and_describe_from_the_command_line(monkeypatch, capsys, tmp_path)
     assert code == 2 and "unknown slot type 'colour'" in err
     code, _, err = run_main(monkeypatch, capsys, "generate", "describe", tmp_path, records)
     assert code == 2 and "not a knowledge-base describer" in err
+
+
+def test_train_and_respond_from_the_command_line(monkeypatch, capsys, tmp_path):
+    from nlu_testing import REDIAL_ASSETS, write_ntrd_recipe
+
+    recipe = write_ntrd_recipe(tmp_path, epochs=2)
+    code, out, err = run_main(monkeypatch, capsys, "train", recipe, "--output", tmp_path / "run")
+    assert code == 0, err
+    code, out, err = run_main(
+        monkeypatch, capsys, "generate", "respond", tmp_path / "run" / "best", REDIAL_ASSETS / "native.jsonl"
+    )
+    assert code == 0, err
+    reply = json.loads(out)
+    assert reply["id"] == "redial-77" and len(reply["items"]) == reply["template"].count("__item__")
+    code, _, err = run_main(
+        monkeypatch, capsys, "generate", "respond", tmp_path, REDIAL_ASSETS / "native.jsonl"
+    )
+    assert code == 2 and "not a template-filling recommender" in err
