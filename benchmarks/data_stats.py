@@ -31,6 +31,8 @@ def targets() -> list[str]:
     names = []
     for name in known_names():
         card = read_card(name)
+        if card.get("kind") == "generation":  # records/dialogues, not intent/slot data
+            continue
         variants = card.get("variants") or [None]
         for variant in variants:
             full = f"{name}:{variant}" if variant else name

@@ -128,6 +128,11 @@ def resolve(name_or_path: str, *, format: str | None = None) -> DataSource:
         )
     name, _, variant = name_or_path.partition(":")
     card = read_card(name)
+    if card.get("kind") == "generation":
+        raise DataError(
+            f"{name} is a data set for the generators (records or dialogues, not intents and slots): name it in a "
+            f"generator recipe (see recipes/e2e/ and recipes/redial/); data_cards/{name}.md says how to get it"
+        )
     variants = [str(v) for v in card.get("variants") or []]
     if variant and variant not in variants:
         close = difflib.get_close_matches(variant, variants, n=1)

@@ -83,11 +83,58 @@ def check_record(record: object, where: str, slot_types: Iterable[str] | None = 
     return out
 
 
+_MR_SLOT = re.compile(r"\s*([^\[\],]+?)\s*\[([^\[\]]*)\]\s*(?:,|$)")
+
+
+def parse_mr(text: str, where: str) -> dict[str, list[str]]:
+    """An E2E meaning representation, ``name[The Eagle], eatType[pub], eatType[restaurant]`` -> a record
+    (a repeated slot gives a list, in order)."""
+    record: dict[str, list[str]] = {}
+    position = 0
+    for match in _MR_SLOT.finditer(text):
+        if match.start() != position:
+            break
+        record.setdefault(match.group(1), []).append(match.group(2))
+        position = match.end()
+    if position != len(text) or not record:
+        raise RecordError(f"{where}: not an E2E record string (slot[value], slot[value], ...): {text[:80]!r}")
+    return check_record(record, where)
+
+
+def _read_e2e_csv(path: Path) -> list[RecordText]:
+    """E2E's native CSV (``mr,ref`` or the cleaned ``mr,ref,fixed,orig_mr``)."""
+    import csv
+
+    items, problems = [], []
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or not {"mr", "ref"} <= set(reader.fieldnames):
+            raise RecordError(f"{path}: expected an E2E CSV with the columns mr,ref")
+        for row in reader:
+            where = f"{path}:{reader.line_num}"
+            try:
+                record = parse_mr(row["mr"] or "", where)
+            except RecordError as err:
+                problems.append(str(err))
+                continue
+            if not (row["ref"] or "").strip():
+                problems.append(f"{where}: empty reference text")
+                continue
+            items.append(RecordText(record, row["ref"], f"{path.stem}-{len(items):05d}"))
+    if problems:
+        more = f"\n... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise RecordError("\n".join(problems[:10]) + more)
+    return items
+
+
 def read_records(path: str | Path, require_text: bool = True) -> list[RecordText]:
-    """Read a JSON-lines file of ``{"record": ..., "text": ...}``; every bad line is reported with file and line."""
+    """Read a JSON-lines file of ``{"record": ..., "text": ...}`` (or E2E's native CSV); every bad line is
+    reported with file and line."""
     path = Path(path)
     if not path.is_file():
         raise RecordError(f"{path}: no such file")
+    if path.suffix.lower() == ".csv":
+        return _read_e2e_csv(path)
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as err:

@@ -51,13 +51,28 @@ def train_generator(
     return run_generator(recipe, Path(output_dir or recipe.output_dir), resume=resume, overwrite=overwrite)
 
 
+def _card(dataset: str | None) -> dict:
+    """The data card of a generation data set (``kind: generation``), or ``{}``."""
+    from nlu.data.registry import read_card
+    from nlu.errors import DataError
+
+    if dataset is None or "/" in dataset:
+        return {}
+    try:
+        card = read_card(dataset)
+    except DataError:
+        return {}
+    return card if card.get("kind") == "generation" else {}
+
+
 def catalogue_file(data) -> Path:
-    """The movie catalogue: ``data.catalogue`` as a path, or relative to the data set's folder."""
-    if data.catalogue is None:
+    """The movie catalogue: ``data.catalogue`` (a path, or relative to the data set's folder), else the card's."""
+    given = data.catalogue or _card(data.dataset).get("catalogue")
+    if given is None:
         raise RecipeError(
             ["data.catalogue: required for task ntrd, e.g. catalogue: original/movies_with_mentions.csv"]
         )
-    path = Path(data.catalogue)
+    path = Path(given)
     if not path.is_absolute() and data.dataset is not None and not path.is_file():
         path = data_root() / data.dataset / path
     if not path.is_file():
@@ -66,21 +81,29 @@ def catalogue_file(data) -> Path:
 
 
 def split_file(data, split: str) -> Path:
-    """The JSON-lines file of ``split``: from ``data.files``, or ``$NLU_DATA_DIR/<dataset>/<split>.jsonl``."""
+    """The file of ``split``: from ``data.files``, or found under ``$NLU_DATA_DIR`` as the data set's card lists
+    (its normalized copy first, then the native files), or ``<dataset>/<split>.jsonl``."""
     if data.files is not None:
         if split not in data.files:
             raise RecipeError(
                 [f"data.files: no {split!r} file; give one, e.g. files: {{{split}: path.jsonl}}"]
             )
         return Path(data.files[split])
-    path = data_root() / data.dataset / f"{split}.jsonl"
-    if not path.is_file():
-        raise RecipeError(
-            [
-                f"data.dataset: {path} does not exist; set NLU_DATA_DIR to the folder that holds {data.dataset}/"
-            ]
-        )
-    return path
+    card = _card(data.dataset)
+    patterns = card.get("files") or [f"{data.dataset}/{{split}}.jsonl"]
+    native = (card.get("native_splits") or {}).get(split, split)
+    root, tried = data_root(), []
+    for pattern in patterns:
+        relative = pattern.format(split=split, native_split=native)
+        for path in sorted(root.glob(relative)) if "*" in relative else [root / relative]:
+            if path.is_file():
+                return path
+        tried.append(str(root / relative))
+    hint = f"`nlu data download {data.dataset}`, or " if card.get("download") else ""
+    raise RecipeError(
+        [f"data.dataset: no {split!r} split of {data.dataset}; tried {', '.join(tried)}. Get it with {hint}set "
+         "NLU_DATA_DIR to the folder that holds it"]
+    )  # fmt: skip
 
 
 def _batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
