@@ -32,7 +32,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from machine import cpu_model  # noqa: E402
+from sections import embed  # noqa: E402
 
+RESULTS = REPO / "docs" / "results.md"
 SENTENCE_SLOTS = ["familyFriendly"]
 REFERENCES = {
     "TGen (E2E baseline, original test set)": {"bleu": 65.93, "meteor": 44.83, "rouge_l": 68.50},
@@ -189,7 +191,14 @@ def write_report(out: Path, part: str, result: dict, command: str) -> None:
     machine = f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()}"
     data[part] = {**result, "command": command, "machine": machine}
     data_path.write_text(json.dumps(data, indent=1, ensure_ascii=False))
-    out.write_text(render(data), encoding="utf-8")
+    text = render(data)
+    out.write_text(text, encoding="utf-8")
+    if out.parent == RESULTS.parent:  # the same tables on the page that holds every result
+        embed(
+            RESULTS,
+            "generation",
+            text.replace("# Generators: results", "## Generators", 1).replace("\n## ", "\n### "),
+        )
 
 
 def render(data: dict) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from machine import cpu_model  # noqa: E402
+from sections import sections  # noqa: E402
 
 METRICS = ("intent_accuracy", "slot_f1", "exact_match")
 MODELS = ("jointbert", "jointbert_crf", "jointidsf", "slotrefine", "ctran", "jointbert_crf_lexicon")
@@ -196,7 +197,8 @@ def write_results(records: list[dict], command: str, out: Path, notes: list[str]
             f"{100 * t['slot_f1']:.2f} | {100 * t['exact_match']:.2f} | {r['train_seconds']:.0f} | {p50} |"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    kept = sections(out.read_text(encoding="utf-8")) if out.is_file() else []  # other benchmarks' tables
+    out.write_text("\n".join(lines) + "\n" + "".join("\n" + block for block in kept), encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps({"command": command, "runs": records}, indent=2) + "\n")
 
 
