@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from nlu.errors import ModelError
 from nlu.prompting.backends import Completion
@@ -94,7 +95,9 @@ class TransformersBackend:
         stop: Sequence[str] | None = None,
         system: str | None = None,
     ) -> list[Completion]:
-        """Greedy generation, one prompt at a time (no padding effects on a small CPU model)."""
+        """Greedy generation, one prompt at a time (no padding effects on a small CPU model). Generation ends
+        at the first stop string, not only at ``max_tokens``: most replies are a few lines, and every token
+        after the stop string would be thrown away."""
         out = []
         for prompt in prompts:
             started = time.perf_counter()
@@ -105,6 +108,9 @@ class TransformersBackend:
                 max_new_tokens=max_tokens,
                 do_sample=False,
                 pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=StoppingCriteriaList([_StopOnText(self.tokenizer, ids.shape[1], stop)])
+                if stop
+                else None,
             )
             text = self.tokenizer.decode(generated[0, ids.shape[1] :], skip_special_tokens=True)
             for marker in stop or ():
@@ -140,3 +146,19 @@ def _copy_cache(cache):
     import copy
 
     return copy.deepcopy(cache)
+
+
+class _StopOnText(StoppingCriteria):
+    """Stop once the generated text holds a stop string. Decodes the continuation at each step (replies are
+    short), which works with any tokenizer; transformers' own ``stop_strings`` needs a vocabulary it can map
+    back to text piece by piece."""
+
+    def __init__(self, tokenizer, prompt_length: int, stop: Sequence[str]):
+        self.tokenizer = tokenizer
+        self.prompt_length = prompt_length
+        self.stop = list(stop)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        text = self.tokenizer.decode(input_ids[0, self.prompt_length :], skip_special_tokens=True)
+        done = any(marker in text for marker in self.stop)
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)

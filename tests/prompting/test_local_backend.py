@@ -56,3 +56,16 @@ def test_packaged_model_is_found_without_importing_its_package():
     except Exception as err:  # the package is optional
         pytest.skip(str(err))
     assert (Path(folder) / filename).is_file() and filename.endswith(".gguf")
+
+
+def test_generation_ends_at_the_stop_string_not_at_max_tokens(tiny_lm):
+    from nlu.prompting.local_backend import _StopOnText
+
+    backend = TransformersBackend(tiny_lm)
+    (long,) = backend.complete(["play some"], max_tokens=12)
+    words = long.text.split()
+    criterion = _StopOnText(backend.tokenizer, 0, [words[1]])
+    first_two = torch.tensor([backend.tokenizer(" ".join(words[:2]), add_special_tokens=False)["input_ids"]])
+    first_one = torch.tensor([backend.tokenizer(words[0], add_special_tokens=False)["input_ids"]])
+    assert criterion(first_two, None).tolist() == [True]
+    assert criterion(first_one, None).tolist() == [words[1] in words[0]]
