@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nlu.errors import RecipeError
-from nlu.training.recipe import _format_errors, apply_overrides
+from nlu.training.recipe import _format_errors, apply_overrides, read_yaml_file
 
 GENERATION_TASKS = ("kb_describe", "ntrd")
 
@@ -147,14 +147,7 @@ def recipe_task(path: str | Path) -> str | None:
 
 def load_generation_recipe(path: str | Path, overrides: list[str] | None = None) -> GenerationRecipe:
     path = Path(path)
-    if not path.is_file():
-        raise RecipeError([f"{path}: no such recipe file"])
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise RecipeError([f"{path}: not valid YAML: {err}"]) from None
-    if not isinstance(data, dict):
-        raise RecipeError([f"{path}: expected a mapping with task/data/model/training sections"])
+    data = read_yaml_file(path, "recipe", "task/data/model/training sections")
     data = apply_overrides(data, overrides or [])
     schema = SCHEMAS.get(data.get("task"))
     if schema is None:

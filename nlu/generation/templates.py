@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nlu.errors import TemplateError
@@ -210,16 +209,11 @@ class TemplateSet:
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod
     def from_yaml(cls, path: str | Path) -> TemplateSet:
+        from nlu.training.recipe import read_yaml_file
+
         path = Path(path)
-        if not path.is_file():
-            raise TemplateError([f"{path}: no such template file"])
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise TemplateError([f"{path}: not valid YAML: {err}"]) from None
-        except UnicodeDecodeError:
-            raise TemplateError([f"{path}: not UTF-8 text"]) from None
-        return cls.from_dict(data if data is not None else {}, source=str(path), base_dir=path.parent)
+        data = read_yaml_file(path, "template", "intents (and default, tables, ...)", TemplateError)
+        return cls.from_dict(data, source=str(path), base_dir=path.parent)
 
     @classmethod
     def from_dict(

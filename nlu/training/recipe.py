@@ -7,6 +7,7 @@ Each error names the file, the dotted key, what is wrong and what to write inste
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -386,19 +387,29 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
-    """Read, override and validate a recipe; raise :class:`RecipeError` listing every problem."""
-    path = Path(path)
+def read_yaml_file(
+    path: Path, what: str, expected: str, error: Callable[[list[str]], Exception] = RecipeError
+) -> dict:
+    """The YAML mapping in ``path``; a missing file, bad YAML, non-UTF-8 bytes or a non-mapping raise ``error``
+    (a one-problem list) saying which, e.g. ``x.yaml: not valid YAML: ...``. An empty file is an empty mapping."""
     if not path.is_file():
-        raise RecipeError([f"{path}: no such recipe file"])
+        raise error([f"{path}: no such {what} file"])
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise RecipeError([f"{path}: not valid YAML: {err}"]) from None
+        raise error([f"{path}: not valid YAML: {err}"]) from None
     except UnicodeDecodeError:
-        raise RecipeError([f"{path}: not UTF-8 text"]) from None
+        raise error([f"{path}: not UTF-8 text"]) from None
+    data = {} if data is None else data
     if not isinstance(data, dict):
-        raise RecipeError([f"{path}: expected a mapping with data/model/training sections"])
+        raise error([f"{path}: expected a mapping with {expected}"])
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read, override and validate a recipe; raise :class:`RecipeError` listing every problem."""
+    path = Path(path)
+    data = read_yaml_file(path, "recipe", "data/model/training sections")
     data = apply_overrides(data, overrides or [])
     try:
         return Recipe.model_validate(data)
