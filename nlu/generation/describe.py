@@ -76,6 +76,7 @@ class KBDescriber:
 def read_record_input(path: Path) -> list[RecordText]:
     """``nlu generate describe``'s input: a JSON file holding one record (or a list of them), or JSON lines of
     records (bare, or under ``"record"``)."""
+    from nlu.data.readers import json_objects
     from nlu.generation.records import parse_item
 
     if not path.is_file():
@@ -89,14 +90,7 @@ def read_record_input(path: Path) -> list[RecordText]:
         return [parse_item(whole, str(path))]
     if isinstance(whole, list):
         return [parse_item(obj, f"{path}: item {i + 1}") for i, obj in enumerate(whole)]
-    items = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise RecordError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            items.append(parse_item(obj, f"{path}:{number}"))
+    items = [parse_item(obj, where) for _, where, obj in json_objects(path, [])]
     if not items:
         raise RecordError(f"{path}: no records")
     return items

@@ -17,11 +17,11 @@ item selector must fill in.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nlu.data.readers import json_objects
 from nlu.errors import RecordError
 from nlu.generation.records import tokenize
 
@@ -102,19 +102,9 @@ def parse_dialogue(obj: object, where: str) -> Dialogue:
 
 
 def read_dialogues(path: str | Path) -> list[Dialogue]:
+    """Every dialogue of a JSON-lines file; a bad line is named by file and line."""
     path = Path(path)
-    if not path.is_file():
-        raise RecordError(f"{path}: no such file")
-    dialogues = []
-    with path.open(encoding="utf-8-sig") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise RecordError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            dialogues.append(parse_dialogue(obj, f"{path}:{number}"))
+    dialogues = [parse_dialogue(obj, where) for _, where, obj in json_objects(path, ["messages"])]
     if not dialogues:
         raise RecordError(f"{path}: no dialogues")
     return dialogues

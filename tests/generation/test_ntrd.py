@@ -7,7 +7,7 @@ import pytest
 import torch
 from nlu_testing import REDIAL_ASSETS, write_ntrd_recipe
 
-from nlu.errors import RecordError
+from nlu.errors import DataError, RecordError
 from nlu.generation.dialogues import ITEM, read_catalogue, read_dialogues, reply_instances, template_words
 from nlu.generation.ntrd import NTRDConfig, NTRDForTemplateFilling
 from nlu.generation.respond import Recommender, evaluate_recommender
@@ -39,7 +39,7 @@ def test_bad_dialogues_name_the_line(tmp_path):
     with pytest.raises(RecordError, match="d.jsonl:1: message 1: expected"):
         read_dialogues(bad)
     bad.write_text("{oops\n", encoding="utf-8")
-    with pytest.raises(RecordError, match="d.jsonl:1: not valid JSON"):
+    with pytest.raises(DataError, match="d.jsonl:1: malformed JSON"):
         read_dialogues(bad)
     assert read_catalogue(REDIAL_ASSETS / "movies.csv")["@101"] == "Star Voyage (1999)"
 
