@@ -8,7 +8,9 @@ SmolLM2-135M-Instruct (:meth:`TransformersBackend.packaged`). Instruction-tuned 
 
 from __future__ import annotations
 
+import bisect
 import importlib.util
+import itertools
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,6 +121,58 @@ class TransformersBackend:
         return out
 
     @torch.no_grad()
+    def complete_lines(
+        self,
+        prompt: str,
+        allowed_lines: Sequence[str],
+        *,
+        max_tokens: int = 64,
+        system: str | None = None,
+        top_k: int = 64,
+    ) -> Completion:
+        """Greedy generation constrained to a reply made of lines from ``allowed_lines``, each used once, one per
+        line, so the reply always parses. At each step the most likely token that keeps the text a prefix of such
+        a reply is taken (the ``top_k`` most likely first, then the rest of the vocabulary). The reply ends at
+        the end-of-sequence token or an empty line, allowed once a line is complete, or at ``max_tokens``
+        (see :meth:`_LineGrammar.complete_part` for what a cut reply stands for)."""
+        started = time.perf_counter()
+        grammar = _LineGrammar(allowed_lines)
+        pieces = self._pieces()
+        context = self._prompt_ids(prompt, system)
+        out = self.model(input_ids=torch.tensor([context]), use_cache=True)
+        name = "cache" if hasattr(out, "cache") else "past_key_values"
+        text = ""
+        eos = self.tokenizer.eos_token_id
+        for _ in range(max_tokens):
+            order = out.logits[0, -1].argsort(descending=True).tolist()
+            chosen = None
+            for position, token in enumerate(order):
+                if position == top_k and chosen is None and not grammar.can_continue(text):
+                    break  # nothing but the end is possible
+                if token == eos or token in self.tokenizer.all_special_ids:
+                    if grammar.can_end(text):
+                        chosen = token
+                        break
+                    continue
+                if grammar.accepts(text + pieces[token]):
+                    chosen = token
+                    break
+            if chosen is None or chosen == eos or chosen in self.tokenizer.all_special_ids:
+                break
+            text += pieces[chosen]
+            if grammar.finished(text):
+                break
+            out = self.model(input_ids=torch.tensor([[chosen]]), use_cache=True, **{name: getattr(out, name)})
+        return Completion(text=grammar.complete_part(text), seconds=time.perf_counter() - started)
+
+    def _pieces(self) -> list[str]:
+        """The text of every token id on its own (cached): what appending the token adds to the reply."""
+        if getattr(self, "_piece_cache", None) is None:
+            size = len(self.tokenizer)
+            self._piece_cache = [self.tokenizer.decode([i], skip_special_tokens=False) for i in range(size)]
+        return self._piece_cache
+
+    @torch.no_grad()
     def score(self, prompt: str, options: Sequence[str], *, system: str | None = None) -> list[float]:
         """Mean log-probability per token of each option as the continuation of ``prompt`` (per token, so that
         long descriptions are not penalised for their length). The prompt is read once; its key/value cache is
@@ -162,3 +216,59 @@ class _StopOnText(StoppingCriteria):
         text = self.tokenizer.decode(input_ids[0, self.prompt_length :], skip_special_tokens=True)
         done = any(marker in text for marker in self.stop)
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+
+class _LineGrammar:
+    """Replies that are lines from a fixed set, each at most once, ended by an empty line or the end token."""
+
+    def __init__(self, lines: Sequence[str]):
+        self.lines = sorted(set(line for line in lines if line and "\n" not in line))
+        self.known = set(self.lines)
+
+    def _is_prefix(self, partial: str) -> bool:
+        i = bisect.bisect_left(self.lines, partial)
+        return i < len(self.lines) and self.lines[i].startswith(partial)
+
+    def _split(self, text: str) -> tuple[list[str], str]:
+        *done, partial = text.split("\n")
+        return done, partial
+
+    def accepts(self, text: str) -> bool:
+        """Whether ``text`` can still grow into a reply (an empty line after a complete one ends it)."""
+        done, partial = self._split(text)
+        if done and done[-1] == "":
+            return len(done) >= 2 and partial == "" and self._complete(done[:-1])
+        return self._complete(done) and (partial == "" or self._is_prefix(partial))
+
+    def _complete(self, done: list[str]) -> bool:
+        return all(line in self.known for line in done) and len(set(done)) == len(done)
+
+    def can_continue(self, text: str) -> bool:
+        done, partial = self._split(text)
+        return self._complete(done) and (partial == "" or self._is_prefix(partial))
+
+    def can_end(self, text: str) -> bool:
+        done, partial = self._split(text)
+        return bool(done or partial) and (
+            (partial == "" and done and self._complete(done))
+            or (partial in self.known and self._complete(done))
+        )
+
+    def finished(self, text: str) -> bool:
+        return text.endswith("\n\n")
+
+    def complete_part(self, text: str) -> str:
+        """The reply ``text`` stands for when generation stops: its complete lines, a half-written last line
+        finished as the shortest allowed line it begins (the model has committed to that slot and value start),
+        and ``none`` for a reply with no line at all (the token budget ran out before one was chosen)."""
+        done, partial = self._split(text)
+        lines = [line for line in done if line]
+        if partial:
+            i = bisect.bisect_left(self.lines, partial)
+            options = itertools.takewhile(lambda line: line.startswith(partial), self.lines[i:])
+            unused = [line for line in options if line not in lines]
+            if unused:
+                lines.append(min(unused, key=len))
+        if not lines:
+            return "none" if "none" in self.known else ""
+        return "\n".join(lines)

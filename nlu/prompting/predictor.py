@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from nlu.data.alignment import (
@@ -48,6 +48,20 @@ class PromptStats:
         out["hallucination_rate"] = self.values_hallucinated / max(self.values_proposed, 1)
         out["seconds_per_utterance"] = self.seconds / n
         return out
+
+
+MAX_VALUE_WORDS = 10
+
+
+def allowed_slot_lines(words: Sequence[str], slot_types: Iterable[str]) -> list[str]:
+    """Every reply line a constrained local model may write: ``slot: value`` for each candidate slot type and
+    each span of the utterance up to ``MAX_VALUE_WORDS`` words, and ``none``."""
+    spans = {
+        " ".join(words[i:j])
+        for i in range(len(words))
+        for j in range(i + 1, min(len(words), i + MAX_VALUE_WORDS) + 1)
+    }
+    return [f"{slot}: {span}" for slot in slot_types for span in sorted(spans)] + ["none"]
 
 
 class PromptPredictor:
@@ -91,9 +105,15 @@ class PromptPredictor:
         demos = self.retriever.nearest(text, self.shots) if self.shots else []
         intent_probs = self._intent(text, demos)
         candidates = self._candidates(intent_probs)
-        reply = self.backend.complete(
-            [slot_prompt(text, candidates, demos)], max_tokens=self.max_slot_tokens, stop=list(STOP_SEQUENCES)
-        )[0]
+        prompt = slot_prompt(text, candidates, demos)
+        if hasattr(self.backend, "complete_lines"):  # a local model: decoding keeps to "slot: span" lines
+            reply = self.backend.complete_lines(
+                prompt, allowed_slot_lines(words, candidates), max_tokens=self.max_slot_tokens
+            )
+        else:
+            reply = self.backend.complete(
+                [prompt], max_tokens=self.max_slot_tokens, stop=list(STOP_SEQUENCES)
+            )[0]
         parsed = parse_slots(reply.text, list(words), list(candidates))
         self.stats.utterances += 1
         self.stats.slot_parse_failures += int(parsed.failed)

@@ -69,3 +69,48 @@ def test_generation_ends_at_the_stop_string_not_at_max_tokens(tiny_lm):
     first_one = torch.tensor([backend.tokenizer(words[0], add_special_tokens=False)["input_ids"]])
     assert criterion(first_two, None).tolist() == [True]
     assert criterion(first_one, None).tolist() == [words[1] in words[0]]
+
+
+def test_line_grammar():
+    from nlu.prompting.local_backend import _LineGrammar
+
+    g = _LineGrammar(["city: new york", "city: new", "date: today", "none"])
+    assert g.accepts("") and g.accepts("ci") and g.accepts("city: new")
+    assert g.accepts("city: new york\ndate: to")
+    assert not g.accepts("city: boston")
+    assert not g.accepts("city: new york\ncity: new york\n")  # a line once only
+    assert g.accepts("city: new york\n\n") and g.finished("city: new york\n\n")
+    assert not g.accepts("\n")  # no empty reply
+    assert g.can_end("city: new") and g.can_end("none\n") and not g.can_end("ci") and not g.can_end("")
+    assert g.complete_part("city: new york\ndate: to") == "city: new york\ndate: today"  # finished
+    assert g.complete_part("city: new y") == "city: new york"
+    assert g.complete_part("ci") == "city: new"  # the shortest line it begins
+    assert g.complete_part("") == "none"
+
+
+def test_constrained_replies_are_always_allowed_lines(tiny_lm):
+    backend = TransformersBackend(tiny_lm)
+    allowed = ["genre: jazz", "service: spotify", "genre: jazz music", "none"]
+    for prompt in ("play some jazz on spotify", "Slots:", "hello"):
+        reply = backend.complete_lines(prompt, allowed, max_tokens=20)
+        lines = reply.text.split("\n") if reply.text else []
+        assert all(line in allowed for line in lines), reply.text
+        assert len(lines) == len(set(lines))
+
+
+def test_a_local_model_never_fails_to_parse_and_never_hallucinates(tiny_lm):
+    from nlu.prompting.predictor import PromptPredictor, allowed_slot_lines
+
+    assert allowed_slot_lines(["a", "b"], ["x"]) == ["x: a", "x: a b", "x: b", "none"]
+    predictor = PromptPredictor(
+        TransformersBackend(tiny_lm),
+        {"play_music": "play a song", "get_weather": "ask for the weather"},
+        {"artist": "a singer", "city": "a city"},
+        max_slot_tokens=16,
+    )
+    texts = ["play some jazz by miles davis", "will it rain in paris", "weather", "x y z"]
+    predictions = predictor.predict(texts)
+    stats = predictor.stats.to_dict()
+    assert stats["parse_failure_rate"] == 0.0 and stats["hallucination_rate"] == 0.0
+    for text, p in zip(texts, predictions, strict=True):
+        assert all(text[e.start : e.end] == e.value for e in p.entities)
