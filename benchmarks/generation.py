@@ -63,6 +63,7 @@ def build_extractor(work: Path, extra: list[str]) -> tuple[Path, dict]:
     if (work / "done").exists() and info_path.is_file():
         return best, json.loads(info_path.read_text())
     aligner = RecordAligner(load_forms(REPO / "recipes" / "e2e" / "value_forms.yml"), SENTENCE_SLOTS)
+    (work / "data").mkdir(parents=True, exist_ok=True)
     info = {}
     for split in ("train", "dev"):
         items = read_records(e2e_file(split))
