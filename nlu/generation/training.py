@@ -292,6 +292,7 @@ def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False,
         tmp = run_dir / "checkpoints" / f".step-{state.global_step:07d}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         accelerator.save_state(str(tmp))
+        state.train_seconds = training_time()
         state.save(tmp / "trainer_state.json")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
@@ -313,9 +314,7 @@ def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False,
 
     def evaluate_epoch() -> dict:
         metrics: dict = {"epoch": state.epoch + 1, "step": state.global_step}
-        metrics["seconds"] = (
-            time.perf_counter() - started
-        )  # since this process started (a resume restarts it)
+        metrics["seconds"] = training_time()
         metrics["train_loss"] = state.epoch_loss_sum / max(state.step_in_epoch, 1)
         if job.dev_set:
             metrics["dev_loss"] = _dev_loss(model, job.dev_set, t.batch_size, job.collate)
@@ -331,7 +330,12 @@ def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False,
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    started = time.perf_counter()
+    started, seconds_before = time.perf_counter(), state.train_seconds
+
+    def training_time() -> float:
+        """Training time so far, the time of the processes before a resume included."""
+        return seconds_before + time.perf_counter() - started
+
     model.train()
     with progress:
         task = progress.add_task("train", total=max_steps, completed=state.global_step, epoch=1, loss=0.0)
@@ -391,6 +395,6 @@ def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False,
                 f"checkpoint written at step {state.global_step}; continue with "
                 f"`nlu train {run_dir / 'recipe.yaml'} --output {run_dir} --resume`"
             ) from None
-    train_seconds = time.perf_counter() - started
+    train_seconds = training_time()
     best = state.history[state.best_epoch - 1] if state.best_epoch and state.history else {}
     return TrainResult(run_dir, run_dir / "best", state.best_metric, best, train_seconds)

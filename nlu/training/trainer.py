@@ -64,6 +64,7 @@ class TrainerState:
     best_epoch: int | None = None
     epochs_without_improvement: int = 0
     epoch_loss_sum: float = 0.0  # over this epoch's steps so far, so a resumed epoch reports its whole loss
+    train_seconds: float = 0.0  # training time up to this state, over every process of a resumed run
     finished: bool = False
     history: list[dict] = field(default_factory=list)
 
@@ -403,6 +404,7 @@ def run_training(
         accelerator.save_state(str(tmp))
         accelerator.wait_for_everyone()
         if is_main:
+            state.train_seconds = training_time()
             state.save(tmp / "trainer_state.json")
             if final.exists():
                 shutil.rmtree(final)
@@ -447,7 +449,12 @@ def run_training(
         TimeRemainingColumn(),
         disable=not is_main,
     )
-    started = time.perf_counter()
+    started, seconds_before = time.perf_counter(), state.train_seconds
+
+    def training_time() -> float:
+        """Training time so far, the time of the processes before a resume included."""
+        return seconds_before + time.perf_counter() - started
+
     model.train()
     with progress:
         task = progress.add_task(
@@ -504,7 +511,7 @@ def run_training(
                     "epoch": state.epoch + 1,
                     "step": state.global_step,
                     "train_loss": state.epoch_loss_sum / max(state.step_in_epoch, 1),
-                    "seconds": time.perf_counter() - started,
+                    "seconds": training_time(),
                 }
                 improved = True
                 if dev_examples:
@@ -546,7 +553,7 @@ def run_training(
                 f"training interrupted at step {state.global_step}; a checkpoint is in {run_dir / 'checkpoints'}. "
                 f"Continue with: nlu train RECIPE --output {run_dir} --resume"
             ) from None
-    train_seconds = time.perf_counter() - started
+    train_seconds = training_time()
     state.finished = True
 
     dev_metrics: dict = {}

@@ -160,3 +160,14 @@ def test_an_existing_run_is_not_overwritten_by_accident(tmp_path, tiny_backbone)
 
     train(recipe, output_dir=run_dir, overwrite=True)
     assert [step for _, step, _, _ in dev_history(run_dir)] == [2]  # the stale line went away
+
+
+def test_a_resumed_runs_training_time_counts_the_time_before_the_interruption(short_recipe):
+    run_dir = short_recipe.parent / "timed-crash-at-8"
+    with pytest.raises(Crash):
+        train(short_recipe, output_dir=run_dir, on_step_end=stop_at(8, Crash()))
+    before = TrainerState.load(list_checkpoints(run_dir)[-1] / "trainer_state.json").train_seconds
+    assert before > 0
+    result = train(short_recipe, output_dir=run_dir, resume=True)
+    assert result.train_seconds > before  # not only the resumed process's share
+    assert json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])["seconds"] > before
