@@ -102,6 +102,12 @@ class GenerationTraining(_Section):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(1e-3, gt=0.0)
+    warmup_ratio: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of the steps over which the rate rises linearly from 0, then stays",
+    )
     max_grad_norm: float = Field(5.0, gt=0.0)
     seed: int = 42
     metric: Literal["bleu", "loss"] = Field("bleu", description="what picks the best epoch on dev")

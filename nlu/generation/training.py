@@ -17,6 +17,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from transformers import get_constant_schedule_with_warmup
 
 from nlu.data.registry import data_root
 from nlu.errors import InterruptedRun, RecipeError
@@ -271,14 +272,14 @@ def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False,
         torch.set_num_threads(t.num_threads)
     set_seed(t.seed)
     job = JOBS[recipe.task](recipe, run_dir, resume)  # reads and checks all data before any training
+    lengths = job.lengths
+    max_steps = t.max_steps or t.epochs * len(_batches(lengths, t.batch_size, t.seed, 0))
     optimizer = torch.optim.Adam(job.model.parameters(), lr=t.learning_rate)
-    model, optimizer = accelerator.prepare(job.model, optimizer)
+    scheduler = get_constant_schedule_with_warmup(optimizer, int(t.warmup_ratio * max_steps))
+    model, optimizer, scheduler = accelerator.prepare(job.model, optimizer, scheduler)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "recipe.yaml").write_text(dump_generation_recipe(recipe), encoding="utf-8")
     job.save_run_files(run_dir)
-    lengths = job.lengths
-    steps_per_epoch = len(_batches(lengths, t.batch_size, t.seed, 0))
-    max_steps = t.max_steps or t.epochs * steps_per_epoch
 
     state = TrainerState()
     if resume:
@@ -353,6 +354,7 @@ def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False,
                     accelerator.backward(loss)
                     accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
                     optimizer.step()
+                    scheduler.step()
                     optimizer.zero_grad()
                     state.global_step += 1
                     state.step_in_epoch = step_in_epoch + 1

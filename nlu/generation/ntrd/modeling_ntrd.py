@@ -46,14 +46,22 @@ class NTRDForTemplateFilling(PreTrainedModel):
         d = c.hidden_size
         self.word_embeddings = nn.Embedding(c.vocab_size, d, padding_idx=0)
         self.positions = nn.Embedding(max(c.max_context_length, c.max_reply_length) + 2, d)
+        # Pre-LN layers with a final LayerNorm: trained from scratch on a few thousand replies, the post-LN
+        # encoder collapsed (its outputs became nearly the same for every context, so every reply was the same).
         self.encoder = nn.TransformerEncoder(
-            nn.TransformerEncoderLayer(d, c.attention_heads, c.feedforward_size, c.dropout, batch_first=True),
+            nn.TransformerEncoderLayer(
+                d, c.attention_heads, c.feedforward_size, c.dropout, batch_first=True, norm_first=True
+            ),
             c.encoder_layers,
+            norm=nn.LayerNorm(d),
             enable_nested_tensor=False,
         )
         self.decoder = nn.TransformerDecoder(
-            nn.TransformerDecoderLayer(d, c.attention_heads, c.feedforward_size, c.dropout, batch_first=True),
+            nn.TransformerDecoderLayer(
+                d, c.attention_heads, c.feedforward_size, c.dropout, batch_first=True, norm_first=True
+            ),
             c.decoder_layers,
+            norm=nn.LayerNorm(d),
         )
         self.vocab_out = nn.Linear(d, c.vocab_size)
         self.item_embeddings = nn.Embedding(c.num_items, d, padding_idx=0)
