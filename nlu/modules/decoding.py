@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from nlu.modules.crf import CRF
-from nlu.modules.outputs import DecodedBatch
+from nlu.modules.outputs import DecodedBatch, JointOutput
 
 # Large but finite: keeps softmax/CRF arithmetic free of inf - inf.
 MASKED = -1e4
@@ -51,3 +51,26 @@ def slot_loss(slot_logits: torch.Tensor, slot_labels: torch.Tensor, crf: CRF | N
     return torch.nn.functional.cross_entropy(
         slot_logits.flatten(0, 1), slot_labels.flatten(), ignore_index=-100
     )
+
+
+def joint_output(
+    intent_logits: torch.Tensor,
+    slot_logits: torch.Tensor,
+    intent_labels: torch.Tensor | None,
+    slot_labels: torch.Tensor | None,
+    intent_loss_coef: float,
+    crf: CRF | None = None,
+    earlier_slot_logits: tuple[torch.Tensor, ...] = (),
+) -> JointOutput:
+    """A joint model's output, with its losses when both labels are given: ``intent_loss_coef`` x intent
+    cross-entropy + the slot loss of ``slot_logits`` and of any ``earlier_slot_logits`` (a first pass that is
+    trained too, as in SlotRefine). Only ``slot_logits`` are decoded."""
+    out = JointOutput(intent_logits=intent_logits, slot_logits=slot_logits)
+    if intent_labels is not None and slot_labels is not None:
+        out.intent_loss = torch.nn.functional.cross_entropy(intent_logits, intent_labels)
+        out.slot_loss = sum(
+            (slot_loss(logits, slot_labels, crf) for logits in earlier_slot_logits),
+            slot_loss(slot_logits, slot_labels, crf),
+        )
+        out.loss = intent_loss_coef * out.intent_loss + out.slot_loss
+    return out

@@ -22,7 +22,7 @@ from nlu.data.labels import LabelVocab
 from nlu.models.backbones import build_encoder, load_pretrained_encoder
 from nlu.models.ctran.configuration_ctran import CtranConfig
 from nlu.modules.crf import CRF
-from nlu.modules.decoding import decode_joint, slot_loss
+from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
 
@@ -143,12 +143,9 @@ class CtranForIntentSlot(PreTrainedModel):
             slots = layer(slots, states, tgt_mask=aligned, memory_key_padding_mask=padding)
         slot_logits = self.slot_classifier(self.dropout(slots))  # (batch, seq_len, num_slot_tags)
 
-        out = JointOutput(intent_logits=intent_logits, slot_logits=slot_logits)
-        if intent_labels is not None and slot_labels is not None:
-            out.intent_loss = nn.functional.cross_entropy(intent_logits, intent_labels)
-            out.slot_loss = slot_loss(slot_logits, slot_labels, self.crf)
-            out.loss = self.config.intent_loss_coef * out.intent_loss + out.slot_loss
-        return out
+        return joint_output(
+            intent_logits, slot_logits, intent_labels, slot_labels, self.config.intent_loss_coef, self.crf
+        )
 
     @torch.no_grad()
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:

@@ -17,7 +17,7 @@ from nlu.data.labels import LabelVocab
 from nlu.models.backbones import build_encoder, load_pretrained_encoder
 from nlu.models.jointidsf.configuration_jointidsf import JointIdsfConfig
 from nlu.modules.crf import CRF
-from nlu.modules.decoding import decode_joint, slot_loss
+from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
 
@@ -94,12 +94,9 @@ class JointIdsfForIntentSlot(PreTrainedModel):
         context = intent_logits.detach() if self.config.detach_intent_context else intent_logits
         attended = self.intent_slot_attention(hidden, context)
         slot_logits = self.slot_classifier(self.dropout(attended))
-        out = JointOutput(intent_logits=intent_logits, slot_logits=slot_logits)
-        if intent_labels is not None and slot_labels is not None:
-            out.intent_loss = nn.functional.cross_entropy(intent_logits, intent_labels)
-            out.slot_loss = slot_loss(slot_logits, slot_labels, self.crf)
-            out.loss = self.config.intent_loss_coef * out.intent_loss + out.slot_loss
-        return out
+        return joint_output(
+            intent_logits, slot_logits, intent_labels, slot_labels, self.config.intent_loss_coef, self.crf
+        )
 
     @torch.no_grad()
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:

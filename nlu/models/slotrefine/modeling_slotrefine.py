@@ -32,7 +32,7 @@ from nlu.data.labels import LabelVocab
 from nlu.models.backbones import build_encoder, load_pretrained_encoder
 from nlu.models.slotrefine.configuration_slotrefine import SlotRefineConfig
 from nlu.modules.crf import CRF
-from nlu.modules.decoding import decode_joint, slot_loss
+from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
 
@@ -155,12 +155,15 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         intent_logits, pass1, pass2 = self.passes(
             input_ids, attention_mask, token_type_ids, word_mask, lexicon_features, gold_tags=gold_tags
         )
-        out = JointOutput(intent_logits=intent_logits, slot_logits=pass2)
-        if intent_labels is not None and slot_labels is not None:
-            out.intent_loss = nn.functional.cross_entropy(intent_logits, intent_labels)
-            out.slot_loss = slot_loss(pass1, slot_labels, self.crf) + slot_loss(pass2, slot_labels, self.crf)
-            out.loss = self.config.intent_loss_coef * out.intent_loss + out.slot_loss
-        return out
+        return joint_output(
+            intent_logits,
+            pass2,
+            intent_labels,
+            slot_labels,
+            self.config.intent_loss_coef,
+            self.crf,
+            earlier_slot_logits=(pass1,),
+        )
 
     @torch.no_grad()
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:

@@ -30,7 +30,7 @@ from nlu.errors import ModelError
 from nlu.models.backbones import build_encoder, load_pretrained_encoder, resolve_backbone
 from nlu.models.zeroshot.configuration_zeroshot import UNK, ZeroShotConfig, slot_types_of
 from nlu.models.zeroshot.descriptions import label_text
-from nlu.modules.decoding import MASKED, decode_joint, slot_loss
+from nlu.modules.decoding import MASKED, decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
 
@@ -278,12 +278,9 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         order = torch.tensor(self._slot_columns, dtype=torch.long, device=columns.device)
         slot_logits = columns.index_select(-1, order)
 
-        out = JointOutput(intent_logits=intent_logits, slot_logits=slot_logits)
-        if intent_labels is not None and slot_labels is not None:
-            out.intent_loss = nn.functional.cross_entropy(intent_logits, intent_labels)
-            out.slot_loss = slot_loss(slot_logits, slot_labels)
-            out.loss = self.config.intent_loss_coef * out.intent_loss + out.slot_loss
-        return out
+        return joint_output(
+            intent_logits, slot_logits, intent_labels, slot_labels, self.config.intent_loss_coef
+        )
 
     @torch.no_grad()
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
