@@ -128,25 +128,7 @@ def predict(
         lines.extend(line.rstrip("\r\n") for line in stream)  # CRLF files: no '\r' in the text
     if not lines:
         raise NLUError("nothing to parse: give utterances as arguments or --input FILE (- for stdin)")
-    if (
-        model_dir / "prompting.json"
-    ).is_file():  # a prompted LLM written by nlu train (architecture: prompting)
-        from nlu.prompting.model_dir import load_prompt_predictor
-
-        predictions = load_prompt_predictor(model_dir).predict(lines)
-    elif (model_dir / "nlu.json").is_file():  # an artifact directory from `nlu export`: no torch needed
-        from nlu.runtime import Parser
-
-        if labels is not None:
-            raise NLUError(
-                f"--labels: {model_dir} is an exported artifact, whose label set is fixed; export the model again "
-                "with `nlu export MODEL OUT --labels FILE`"
-            )
-        predictions = Parser.load(model_dir).parse_batch(lines, batch_size=batch_size)
-    else:
-        from nlu.inference import Predictor
-
-        predictions = Predictor.load(model_dir, batch_size=batch_size, labels=labels).predict(lines)
+    predictions = _parse(_load_parser(model_dir, batch_size=batch_size, labels=labels), lines, batch_size)
     for prediction in predictions:
         _echo_json(prediction.to_dict())
 
@@ -381,7 +363,7 @@ def generate_template(
         problems = engine.check_labels(*_label_names(parser))
         if problems:
             raise TemplateError(problems)
-        parses = parser(list(texts))
+        parses = _parse(parser, list(texts))
     for item in parses:
         _echo_json(engine.render(item, record=given_record).to_dict())
 
@@ -434,27 +416,38 @@ def _json_option(name: str, text: str):
     return value
 
 
-def _load_parser(model_dir: Path):
-    """A callable texts -> predictions for any model directory, artifact or prompt model."""
+def _load_parser(model_dir: Path, batch_size: int = 64, labels: Path | None = None):
+    """The parser for any model: a trained model directory (Predictor), an artifact directory from `nlu export`
+    (runtime Parser, no torch needed) or a prompted LLM written by `nlu train` (architecture: prompting). Each
+    keeps ``intent_labels`` and ``slot_labels``; :func:`_parse` calls it."""
     if (model_dir / "prompting.json").is_file():
         from nlu.prompting.model_dir import load_prompt_predictor
 
-        return load_prompt_predictor(model_dir).predict
+        return load_prompt_predictor(model_dir)
     if (model_dir / "nlu.json").is_file():
         from nlu.runtime import Parser
 
-        return Parser.load(model_dir).parse_batch
+        if labels is not None:
+            raise NLUError(
+                f"--labels: {model_dir} is an exported artifact, whose label set is fixed; export the model again "
+                "with `nlu export MODEL OUT --labels FILE`"
+            )
+        return Parser.load(model_dir)
     from nlu.inference import Predictor
 
-    return Predictor.load(model_dir).predict
+    return Predictor.load(model_dir, batch_size=batch_size, labels=labels)
+
+
+def _parse(parser, texts: list[str], batch_size: int = 64) -> list:
+    if hasattr(parser, "parse_batch"):  # the torch-free runtime
+        return parser.parse_batch(texts, batch_size=batch_size)
+    return parser.predict(texts)
 
 
 def _label_names(parser) -> tuple[list[str], list[str]]:
-    """(intents, slot types) of the model behind a parser callable: every predictor keeps intent_labels and
-    slot_labels (BIO tags)."""
-    owner = parser.__self__
-    intents = [name for name in owner.intent_labels if name != "UNK"]
-    slot_types = sorted({tag[2:] for tag in owner.slot_labels if tag[:2] in ("B-", "I-")})
+    """(intents, slot types) a parser predicts, from its intent_labels and slot_labels (BIO tags)."""
+    intents = [name for name in parser.intent_labels if name != "UNK"]
+    slot_types = sorted({tag[2:] for tag in parser.slot_labels if tag[:2] in ("B-", "I-")})
     return intents, slot_types
 
 
