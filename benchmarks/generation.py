@@ -298,10 +298,10 @@ def render(data: dict) -> str:
             "How to read it:",
             *(
                 [
-                    f"- **The model writes nearly the same reply for every context** (Distinct-2 "
-                    f"{r['distinct_2']:.2f}%): trained from scratch on 900 dialogues, the Transformer has not learned "
-                    "to condition on the context, and the epoch picked by held-out BLEU-2 is the most generic one. "
-                    "This measures the implementation on a tenth of ReDial, not NTRD; train on the full release "
+                    f"- **The replies are few and generic** (Distinct-2 {r['distinct_2']:.2f}%: a handful of "
+                    'templates such as "i hope you like __item__" with a few popular movies): trained from '
+                    "scratch on 900 dialogues, the model has learned little more than the commonest replies. This "
+                    "measures the implementation on a tenth of ReDial, not NTRD; train on the full release "
                     "(`nlu data download redial --allow-unpinned`) before judging it."
                 ]
                 if r["distinct_2"] < 1.0

@@ -21,7 +21,9 @@ def bleu(
 
     _check(hypotheses, references)
     streams = _reference_streams(references)
-    return BLEU(max_ngram_order=max_order, tokenize=tokenize).corpus_score(list(hypotheses), streams).score
+    # force: with tokenize="none" the texts are split into words on purpose (sacrebleu would warn about it)
+    metric = BLEU(max_ngram_order=max_order, tokenize=tokenize, force=tokenize == "none")
+    return metric.corpus_score(list(hypotheses), streams).score
 
 
 def _reference_streams(references: Sequence[Sequence[str]]) -> list[list[str | None]]:
