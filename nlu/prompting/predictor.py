@@ -55,13 +55,16 @@ MAX_VALUE_WORDS = 10
 
 def allowed_slot_lines(words: Sequence[str], slot_types: Iterable[str]) -> list[str]:
     """Every reply line a constrained local model may write: ``slot: value`` for each candidate slot type and
-    each span of the utterance up to ``MAX_VALUE_WORDS`` words, and ``none``."""
-    spans = {
-        " ".join(words[i:j])
-        for i in range(len(words))
-        for j in range(i + 1, min(len(words), i + MAX_VALUE_WORDS) + 1)
-    }
-    return [f"{slot}: {span}" for slot in slot_types for span in sorted(spans)] + ["none"]
+    each span of the utterance up to ``MAX_VALUE_WORDS`` words that :func:`parse_slots` reads back as that very
+    span (not a lone ``&``, which it strips, nor ``nothing``, which it reads as no value), and ``none``."""
+    words = list(words)
+    spans = []
+    for i in range(len(words)):
+        for j in range(i + 1, min(len(words), i + MAX_VALUE_WORDS) + 1):
+            span = " ".join(words[i:j])
+            if parse_slots(f"slot: {span}", words, ["slot"]).spans == [("slot", i, j)]:
+                spans.append(span)
+    return [f"{slot}: {span}" for slot in slot_types for span in sorted(set(spans))] + ["none"]
 
 
 class PromptPredictor:

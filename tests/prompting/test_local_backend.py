@@ -114,3 +114,11 @@ def test_a_local_model_never_fails_to_parse_and_never_hallucinates(tiny_lm):
     assert stats["parse_failure_rate"] == 0.0 and stats["hallucination_rate"] == 0.0
     for text, p in zip(texts, predictions, strict=True):
         assert all(text[e.start : e.end] == e.value for e in p.entities)
+
+
+def test_the_grammar_allows_only_spans_the_parser_reads_back():
+    from nlu.prompting.predictor import allowed_slot_lines
+
+    lines = allowed_slot_lines(["rock", "&", "roll", "nothing"], ["genre"])
+    assert "genre: rock & roll" in lines
+    assert "genre: &" not in lines and "genre: nothing" not in lines
