@@ -59,11 +59,17 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
             server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
             canned = server.script.pop(0) if server.script else server.always
+        counted = True
         try:
             delay = server.delay
             if isinstance(delay, dict):  # per prompt: lets later prompts finish first
                 delay = delay.get(_prompt(body), 0.0)
             time.sleep(delay)
+            # Leave the count before replying: once the reply is sent the client may send its next request
+            # before this thread gets back here, and the count would briefly read one too many.
+            with server.lock:
+                server.in_flight -= 1
+                counted = False
             status, headers, payload = canned if canned else (200, {}, _echo(self.path, body))
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -73,8 +79,9 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
         finally:
-            with server.lock:
-                server.in_flight -= 1
+            if counted:
+                with server.lock:
+                    server.in_flight -= 1
 
 
 def _prompt(body: dict) -> str:
