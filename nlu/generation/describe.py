@@ -45,17 +45,11 @@ class KBDescriber:
         beam_size: int | None = None,
     ) -> list[str]:
         items = [
-            r
-            if isinstance(r, RecordText)
-            else RecordText(check_record(r, f"record {i + 1}", self.slot_types))
+            RecordText(
+                check_record(r.record if isinstance(r, RecordText) else r, f"record {i + 1}", self.slot_types)
+            )
             for i, r in enumerate(records)
         ]
-        for i, item in enumerate(items):
-            unknown = [s for s in item.record if s not in self.vocab.slot_index]
-            if unknown:
-                raise RecordError(
-                    f"record {i + 1}: unknown slot type {unknown[0]!r}; the model knows {', '.join(self.slot_types)}"
-                )
         texts: list[str] = []
         max_position = self.model.config.max_position
         for start in range(0, len(items), batch_size):
