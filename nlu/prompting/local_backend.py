@@ -9,10 +9,12 @@ SmolLM2-135M-Instruct (:meth:`TransformersBackend.packaged`). Instruction-tuned 
 from __future__ import annotations
 
 import bisect
+import copy
 import importlib.util
 import itertools
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -47,7 +49,11 @@ class TransformersBackend:
         gguf_file: str | None = None,
         max_prompt_tokens: int = 1536,
         name: str | None = None,
+        prefix_cache_size: int = 8,
     ):
+        """``prefix_cache_size``: how many recent prompts keep their key/value cache, so that a prompt beginning
+        like one of them (the same instruction and options; the same demonstrations) reads only its new tokens.
+        0 turns the reuse off; the scores and replies are the same either way."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -67,6 +73,8 @@ class TransformersBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.max_prompt_tokens = max_prompt_tokens
+        self._prefixes = _PrefixCache(prefix_cache_size)
+        self._cache_name = "past_key_values"  # set from the first output: transformers 5 says "cache"
         self.name = name or f"transformers:{Path(str(model)).name}{'/' + gguf_file if gguf_file else ''}"
 
     @classmethod
@@ -124,32 +132,33 @@ class TransformersBackend:
     def complete_lines(
         self,
         prompt: str,
-        allowed_lines: Sequence[str],
+        allowed_lines: Sequence[str] | Mapping[str, Collection[int]],
         *,
         max_tokens: int = 64,
         system: str | None = None,
         top_k: int = 64,
     ) -> Completion:
         """Greedy generation constrained to a reply made of lines from ``allowed_lines``, each used once, one per
-        line, so the reply always parses. At each step the most likely token that keeps the text a prefix of such
-        a reply is taken (the ``top_k`` most likely first, then the rest of the vocabulary). The reply ends at
-        the end-of-sequence token or an empty line, allowed once a line is complete, or at ``max_tokens``
-        (see :meth:`_LineGrammar.complete_part` for what a cut reply stands for)."""
+        line, so the reply always parses. ``allowed_lines`` may map each line to the positions it covers (a slot
+        value's words): lines covering a shared position then exclude each other. At each step the most likely
+        token that keeps the text a prefix of such a reply is taken (the ``top_k`` most likely first, then the
+        rest of the vocabulary). The reply ends at the end-of-sequence token or an empty line, allowed once a
+        line is complete, or at ``max_tokens`` (see :meth:`_LineGrammar.complete_part` for what a cut reply
+        stands for)."""
         started = time.perf_counter()
         grammar = _LineGrammar(allowed_lines)
         pieces = self._pieces()
-        context = self._prompt_ids(prompt, system)
-        out = self.model(input_ids=torch.tensor([context]), use_cache=True)
-        name = "cache" if hasattr(out, "cache") else "past_key_values"
+        special = set(self.tokenizer.all_special_ids)
+        logits, cache = self._prefill(self._prompt_ids(prompt, system))
         text = ""
         eos = self.tokenizer.eos_token_id
         for _ in range(max_tokens):
-            order = out.logits[0, -1].argsort(descending=True).tolist()
+            order = logits.argsort(descending=True).tolist()
             chosen = None
             for position, token in enumerate(order):
                 if position == top_k and chosen is None and not grammar.can_continue(text):
                     break  # nothing but the end is possible
-                if token == eos or token in self.tokenizer.all_special_ids:
+                if token == eos or token in special:
                     if grammar.can_end(text):
                         chosen = token
                         break
@@ -157,12 +166,12 @@ class TransformersBackend:
                 if grammar.accepts(text + pieces[token]):
                     chosen = token
                     break
-            if chosen is None or chosen == eos or chosen in self.tokenizer.all_special_ids:
+            if chosen is None or chosen == eos or chosen in special:
                 break
             text += pieces[chosen]
             if grammar.finished(text):
                 break
-            out = self.model(input_ids=torch.tensor([[chosen]]), use_cache=True, **{name: getattr(out, name)})
+            logits, cache = self._extend(cache, [chosen])
         return Completion(text=grammar.complete_part(text), seconds=time.perf_counter() - started)
 
     def _pieces(self) -> list[str]:
@@ -175,31 +184,103 @@ class TransformersBackend:
     @torch.no_grad()
     def score(self, prompt: str, options: Sequence[str], *, system: str | None = None) -> list[float]:
         """Mean log-probability per token of each option as the continuation of ``prompt`` (per token, so that
-        long descriptions are not penalised for their length). The prompt is read once; its key/value cache is
-        shared by all the options, so scoring n options costs one prompt plus n short continuations."""
+        long descriptions are not penalised for their length). The prompt is read once; the options are read
+        together, as one right-padded batch on top of its key/value cache, so scoring n options costs about
+        what reading one does (on a CPU a step's cost is reading the weights, whatever the batch)."""
         context = self._prompt_ids(prompt, system)
-        prefix = self.model(input_ids=torch.tensor([context]), use_cache=True)
-        last_logprobs = prefix.logits[0, -1].float().log_softmax(-1)
-        scores: list[float] = []
-        for option in options:
-            cont = self.tokenizer(" " + option, add_special_tokens=False)["input_ids"] or [0]
-            total = float(last_logprobs[cont[0]])
-            if len(cont) > 1:
-                # transformers 5 names the key/value cache "cache"; 4.x named it "past_key_values"
-                name = "cache" if hasattr(prefix, "cache") else "past_key_values"
-                past = _copy_cache(getattr(prefix, name))
-                out = self.model(input_ids=torch.tensor([cont[:-1]]), use_cache=True, **{name: past})
-                logprobs = out.logits[0].float().log_softmax(-1)
-                total += float(logprobs[torch.arange(len(cont) - 1), torch.tensor(cont[1:])].sum())
-            scores.append(total / len(cont))
-        return scores
+        last_logits, prefix = self._prefill(context)
+        last_logprobs = last_logits.float().log_softmax(-1)
+        conts = [
+            self.tokenizer(" " + option, add_special_tokens=False)["input_ids"] or [0] for option in options
+        ]
+        totals = [float(last_logprobs[cont[0]]) for cont in conts]
+        width = max((len(cont) - 1 for cont in conts), default=0)
+        if width:
+            pad = self.tokenizer.pad_token_id or 0
+            ids = torch.tensor([cont[:-1] + [pad] * (width - len(cont) + 1) for cont in conts])
+            mask = torch.zeros((len(conts), len(context) + width), dtype=torch.long)
+            mask[:, : len(context)] = 1
+            for row, cont in enumerate(conts):
+                mask[row, len(context) : len(context) + len(cont) - 1] = 1
+            prefix.batch_repeat_interleave(len(conts))
+            out = self.model(input_ids=ids, attention_mask=mask, use_cache=True, **self._cache_kwargs(prefix))
+            logprobs = out.logits.float().log_softmax(-1)
+            for row, cont in enumerate(conts):
+                steps = torch.arange(len(cont) - 1)
+                totals[row] += float(logprobs[row, steps, torch.tensor(cont[1:], dtype=torch.long)].sum())
+        return [total / len(cont) for total, cont in zip(totals, conts, strict=True)]
+
+    def _cache_kwargs(self, cache) -> dict:
+        return {self._cache_name: cache} if cache is not None else {}
+
+    def _prefill(self, ids: list[int]):
+        """(logits for the next token, a key/value cache of ``ids`` the caller may extend). Starts from the
+        cached prompt sharing the longest prefix with ``ids``, so only the tokens after it are read."""
+        hit, cache, logits = self._prefixes.longest(ids)
+        if hit == len(ids):
+            return logits, copy.deepcopy(cache)
+        if cache is not None:
+            cache = copy.deepcopy(cache)
+            surplus = cache.get_seq_length() - hit
+            if surplus:
+                cache.crop(-surplus)  # a negative count removes that many tokens in transformers 4 and 5
+        out = self.model(
+            input_ids=torch.tensor([ids[hit:]]), use_cache=True, logits_to_keep=1, **self._cache_kwargs(cache)
+        )
+        self._cache_name = "cache" if hasattr(out, "cache") else "past_key_values"
+        cache, logits = getattr(out, self._cache_name), out.logits[0, -1]
+        self._prefixes.add(ids, cache, logits)
+        return logits, copy.deepcopy(cache) if self._prefixes.size else cache
+
+    def _extend(self, cache, ids: list[int]):
+        """(next-token logits, the cache) after reading ``ids`` on top of ``cache`` (extended in place)."""
+        out = self.model(
+            input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1, **self._cache_kwargs(cache)
+        )
+        return out.logits[0, -1], getattr(out, self._cache_name)
 
 
-def _copy_cache(cache):
-    """A copy of a key/value cache, so that extending it for one option leaves it intact for the next."""
-    import copy
+class _PrefixCache:
+    """The key/value caches of the last ``size`` prompts read, most recent last. ``longest(ids)`` finds the one
+    sharing the longest prefix with ``ids``; its cache may hold more tokens than that prefix, so the caller crops
+    a copy (a cache entry is never changed in place)."""
 
-    return copy.deepcopy(cache)
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: OrderedDict[tuple[int, ...], tuple[object, torch.Tensor]] = OrderedDict()
+
+    def longest(self, ids: Sequence[int]) -> tuple[int, object, torch.Tensor | None]:
+        """(length of the shared prefix, that entry's cache, its next-token logits when the whole of ``ids``
+        is the entry). A cache must keep at least one token of ``ids`` to read, unless it is exactly ``ids``."""
+        best, found = 0, None
+        for key in self.entries:
+            shared = _shared_prefix(key, ids)
+            if shared > best:
+                best, found = shared, key
+        if found is None:
+            return 0, None, None
+        self.entries.move_to_end(found)
+        cache, logits = self.entries[found]
+        if best == len(ids) == len(found):
+            return best, cache, logits
+        return min(best, len(ids) - 1), cache, None
+
+    def add(self, ids: Sequence[int], cache, logits: torch.Tensor) -> None:
+        if self.size <= 0:
+            return
+        self.entries[tuple(ids)] = (cache, logits)
+        self.entries.move_to_end(tuple(ids))
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+def _shared_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 class _StopOnText(StoppingCriteria):
@@ -219,15 +300,23 @@ class _StopOnText(StoppingCriteria):
 
 
 class _LineGrammar:
-    """Replies that are lines from a fixed set, each at most once, ended by an empty line or the end token."""
+    """Replies that are lines from a fixed set, each at most once, ended by an empty line or the end token. Given
+    a mapping of lines to positions, lines that share a position exclude each other."""
 
-    def __init__(self, lines: Sequence[str]):
-        self.lines = sorted(set(line for line in lines if line and "\n" not in line))
+    def __init__(self, lines: Sequence[str] | Mapping[str, Collection[int]]):
+        covers = lines if isinstance(lines, Mapping) else {line: () for line in lines}
+        self.covers = {line: frozenset(at) for line, at in covers.items() if line and "\n" not in line}
+        self.lines = sorted(self.covers)
         self.known = set(self.lines)
 
-    def _is_prefix(self, partial: str) -> bool:
+    def _open(self, line: str, done: list[str]) -> bool:
+        """Whether ``line`` may follow the complete lines ``done``: unused, and covering no position they cover."""
+        return line not in done and not any(self.covers[line] & self.covers[other] for other in done)
+
+    def _is_prefix(self, partial: str, done: list[str]) -> bool:
         i = bisect.bisect_left(self.lines, partial)
-        return i < len(self.lines) and self.lines[i].startswith(partial)
+        options = itertools.takewhile(lambda line: line.startswith(partial), self.lines[i:])
+        return any(self._open(line, done) for line in options)
 
     def _split(self, text: str) -> tuple[list[str], str]:
         *done, partial = text.split("\n")
@@ -238,21 +327,22 @@ class _LineGrammar:
         done, partial = self._split(text)
         if done and done[-1] == "":
             return len(done) >= 2 and partial == "" and self._complete(done[:-1])
-        return self._complete(done) and (partial == "" or self._is_prefix(partial))
+        return self._complete(done) and self._is_prefix(partial, done)
 
     def _complete(self, done: list[str]) -> bool:
-        return all(line in self.known for line in done) and len(set(done)) == len(done)
+        return all(line in self.known and self._open(line, done[:k]) for k, line in enumerate(done))
 
     def can_continue(self, text: str) -> bool:
         done, partial = self._split(text)
-        return self._complete(done) and (partial == "" or self._is_prefix(partial))
+        return self._complete(done) and self._is_prefix(partial, done)
 
     def can_end(self, text: str) -> bool:
         done, partial = self._split(text)
-        return bool(done or partial) and (
-            (partial == "" and done and self._complete(done))
-            or (partial in self.known and self._complete(done))
-        )
+        if not self._complete(done):
+            return False
+        if partial == "":
+            return bool(done)
+        return partial in self.known and self._open(partial, done)
 
     def finished(self, text: str) -> bool:
         return text.endswith("\n\n")
@@ -266,7 +356,7 @@ class _LineGrammar:
         if partial:
             i = bisect.bisect_left(self.lines, partial)
             options = itertools.takewhile(lambda line: line.startswith(partial), self.lines[i:])
-            unused = [line for line in options if line not in lines]
+            unused = [line for line in options if self._open(line, lines)]
             if unused:
                 lines.append(min(unused, key=len))
         if not lines:

@@ -27,6 +27,8 @@ def write_prompt_model(
     shots: int,
     pool: list[Example],
     slots_by_intent: bool = True,
+    *,
+    calibrate: bool = True,
 ) -> None:
     from nlu.data.jsonl import write
 
@@ -36,6 +38,7 @@ def write_prompt_model(
         "slot_types": slot_types,
         "shots": shots,
         "slots_by_intent": slots_by_intent,
+        "calibrate": calibrate,
         "pool": POOL_FILE,
     }
     (folder / PROMPT_FILE).write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -110,4 +113,5 @@ def load_prompt_predictor(folder: str | Path, backend=None):
         retriever=retriever,
         shots=int(spec.get("shots", 0)),
         slot_types_by_intent=by_intent,
+        calibrate=bool(spec.get("calibrate", False)),  # directories written before the option: as they were
     )

@@ -212,6 +212,11 @@ class PromptingSection(_Section):
     slots_by_intent: bool = Field(
         True, description="list only the slot types seen with the predicted intent in the slot prompt"
     )
+    calibrate: bool = Field(
+        True,
+        description="local backends: score each intent against its score for the content-free utterance N/A "
+        "(Zhao et al. 2021), which removes a small model's bias towards some options",
+    )
     lora: LoraSection | None = Field(None, description="fine-tune LoRA adapters first (local backends only)")
 
     @model_validator(mode="after")

@@ -136,7 +136,14 @@ def _prompt_run(
 
     def write(folder: Path) -> None:
         write_prompt_model(
-            folder, backend, intents, slot_types, section.shots, train_examples, section.slots_by_intent
+            folder,
+            backend,
+            intents,
+            slot_types,
+            section.shots,
+            train_examples,
+            section.slots_by_intent,
+            calibrate=section.calibrate,
         )
         if section.lora is not None:
             from nlu.prompting import lora

@@ -81,6 +81,10 @@ def test_line_grammar():
     assert not g.accepts("city: new york\ncity: new york\n")  # a line once only
     assert g.accepts("city: new york\n\n") and g.finished("city: new york\n\n")
     assert not g.accepts("\n")  # no empty reply
+    spans = _LineGrammar({"city: new york": {1, 2}, "city: new": {1}, "date: today": {3}, "none": {1, 2, 3}})
+    assert spans.accepts("city: new york\ndate: to") and not spans.accepts("city: new york\ncity: new")
+    assert not spans.accepts("none\nd") and spans.can_end("none") and not spans.can_continue("none\n")
+    assert spans.complete_part("city: new york\nci") == "city: new york"  # no open line begins "ci"
     assert g.can_end("city: new") and g.can_end("none\n") and not g.can_end("ci") and not g.can_end("")
     assert g.complete_part("city: new york\ndate: to") == "city: new york\ndate: today"  # finished
     assert g.complete_part("city: new y") == "city: new york"
@@ -101,7 +105,12 @@ def test_constrained_replies_are_always_allowed_lines(tiny_lm):
 def test_a_local_model_never_fails_to_parse_and_never_hallucinates(tiny_lm):
     from nlu.prompting.predictor import PromptPredictor, allowed_slot_lines
 
-    assert allowed_slot_lines(["a", "b"], ["x"]) == ["x: a", "x: a b", "x: b", "none"]
+    assert allowed_slot_lines(["a", "b"], ["x"]) == {
+        "x: a": range(0, 1),
+        "x: a b": range(0, 2),
+        "x: b": range(1, 2),
+        "none": range(0, 2),
+    }
     predictor = PromptPredictor(
         TransformersBackend(tiny_lm),
         {"play_music": "play a song", "get_weather": "ask for the weather"},
@@ -122,3 +131,28 @@ def test_the_grammar_allows_only_spans_the_parser_reads_back():
     lines = allowed_slot_lines(["rock", "&", "roll", "nothing"], ["genre"])
     assert "genre: rock & roll" in lines
     assert "genre: &" not in lines and "genre: nothing" not in lines
+
+
+def test_prompts_sharing_a_prefix_reuse_its_cache_and_give_the_same_answers(tiny_lm):
+    """The instruction and options are the same for every utterance: with the prefix cache only the new tokens
+    are read, and the scores and constrained replies are those of reading every prompt whole."""
+    whole, reused = TransformersBackend(tiny_lm, prefix_cache_size=0), TransformersBackend(tiny_lm)
+    read = []
+    forward = reused.model.forward
+
+    def counting(*args, **kwargs):
+        read.append(kwargs["input_ids"].shape[1])
+        return forward(*args, **kwargs)
+
+    reused.model.forward = counting
+    head = "choose the intent play some jazz music book a table weather the intent is"
+    prompts = [f"{head} play jazz", f"{head} book a table", f"{head} play jazz", "weather"]
+    options = ["play some jazz music", "book a table"]
+    allowed = ["genre: jazz", "genre: jazz music", "none"]
+    for prompt in prompts:
+        assert reused.score(prompt, options) == pytest.approx(whole.score(prompt, options), abs=1e-4)
+        assert reused.complete_lines(prompt, allowed).text == whole.complete_lines(prompt, allowed).text
+    prompt_reads = [n for n in read if n > 2]  # prefills; options and generated tokens are 1-2 tokens here
+    head_length = len(reused._prompt_ids(head, None))
+    assert prompt_reads[0] > head_length  # the first prompt is read whole
+    assert all(n < head_length for n in prompt_reads[1:])  # later ones only past the shared head

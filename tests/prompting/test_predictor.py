@@ -106,3 +106,32 @@ def test_slot_prompt_lists_only_the_predicted_intents_slot_types():
     predictor = PromptPredictor(Recording({}), INTENTS, SLOTS, slot_types_by_intent=by_intent)
     predictor.predict(["will it rain"])
     assert "- city:" in seen[0] and "- artist:" not in seen[0]
+
+
+class Biased(GenerateOnly):
+    """A fake local backend that prefers the music option for any utterance; rain raises the weather option's
+    score and lowers the music option's, "play" raises the music option's."""
+
+    def __init__(self):
+        super().__init__({})
+        self.scored: list[str] = []
+
+    def score(self, prompt: str, options: list[str]) -> list[float]:
+        utterance = prompt.rsplit("Utterance:", 1)[1]
+        self.scored.append(utterance.split("\n")[0].strip())
+        rain, play = "rain" in utterance, "play" in utterance
+        music = 2.0 if rain else 2.6 if play else 2.5
+        return [(1.0 if rain else 0.0) if "weather" in option else music for option in options]
+
+
+def test_calibration_removes_an_options_bias_towards_every_utterance():
+    """Uncalibrated, the music option wins everything. Against the content-free utterance N/A (0 for weather,
+    2.5 for music), a rain question gains 1 on weather and loses 0.5 on music, so it becomes weather, and "play
+    queen" gains 0.1 on music. The N/A prompt is scored once for all zero-shot utterances."""
+    texts = ["will it rain in paris", "play queen", "is rain coming"]
+    plain = PromptPredictor(Biased(), INTENTS, SLOTS)
+    assert [p.intent for p in plain.predict(texts)] == ["play_music"] * 3
+    backend = Biased()
+    calibrated = PromptPredictor(backend, INTENTS, SLOTS, calibrate=True)
+    assert [p.intent for p in calibrated.predict(texts)] == ["get_weather", "play_music", "get_weather"]
+    assert backend.scored.count("N/A") == 1
