@@ -9,7 +9,9 @@ SmolLM2-135M-Instruct (:meth:`TransformersBackend.packaged`). Instruction-tuned 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import copy
+import functools
 import importlib.util
 import itertools
 import time
@@ -41,6 +43,25 @@ def packaged_llm(name: str) -> tuple[str, str]:
     return str(folder), filename
 
 
+@contextlib.contextmanager
+def _quiet_gguf_loading():
+    """transformers draws a plain tqdm bar while it de-quantises a GGUF file, which its own progress-bar switch
+    does not reach; ``nlu predict`` with an LLM would print it at every start."""
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:
+        yield
+        return
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is not None:
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        if bar is not None:
+            gguf_utils.tqdm = bar
+
+
 class TransformersBackend:
     def __init__(
         self,
@@ -63,7 +84,8 @@ class TransformersBackend:
         hf_logging.set_verbosity_error()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(model), **kwargs)
-            self.model = AutoModelForCausalLM.from_pretrained(str(model), **kwargs).eval()
+            with _quiet_gguf_loading():
+                self.model = AutoModelForCausalLM.from_pretrained(str(model), **kwargs).eval()
         except (OSError, ValueError) as err:
             raise ModelError(
                 f"could not load the language model {model} ({gguf_file or 'no gguf'}): {err}"
