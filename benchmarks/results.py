@@ -29,12 +29,21 @@ from machine import cpu_model  # noqa: E402
 from sections import sections  # noqa: E402
 
 METRICS = ("intent_accuracy", "slot_f1", "exact_match")
-MODELS = ("jointbert", "jointbert_crf", "jointidsf", "slotrefine", "ctran", "jointbert_crf_lexicon")
+MODELS = (
+    "jointbert",
+    "jointbert_crf",
+    "jointidsf",
+    "slotrefine",
+    "slotrefine_paper",
+    "ctran",
+    "jointbert_crf_lexicon",
+)
 MODEL_NAMES = {
     "jointbert": "JointBERT",
     "jointbert_crf": "JointBERT+CRF",
     "jointidsf": "intent-slot attention (JointIDSF)",
     "slotrefine": "SlotRefine",
+    "slotrefine_paper": "SlotRefine, refiner in both passes",
     "ctran": "CTRAN",
     "jointbert_crf_lexicon": "JointBERT+CRF + gazetteers",
 }

@@ -151,7 +151,9 @@ def _optimize(source: Path, target: Path, model) -> tuple[Path, dict]:
 
 def _head_matmuls(model_path: Path) -> list[str]:
     """The MatMul/Gemm nodes that produce the graph's outputs (the classifier heads), found by walking back
-    from each output through element-wise and shape operators."""
+    from each output through element-wise and shape operators, plus every other MatMul that reads one of
+    their weights (a head shared by two passes, as SlotRefine's slot classifier: quantising one use of a
+    shared weight would leave a de-quantisation of the whole matrix in every run)."""
     import onnx
 
     graph = onnx.load(str(model_path), load_external_data=False).graph
@@ -170,6 +172,17 @@ def _head_matmuls(model_path: Path) -> list[str]:
             heads.extend([node.name, f"{node.name}_MatMul"])
         elif node.op_type in passthrough:
             frontier.extend(node.input)
+    initializers = {init.name for init in graph.initializer}
+    head_weights = {
+        name
+        for node in graph.node
+        if node.name in seen and node.op_type in ("MatMul", "Gemm")
+        for name in node.input
+        if name in initializers
+    }
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.name not in heads and head_weights.intersection(node.input):
+            heads.append(node.name)
     return heads
 
 

@@ -145,6 +145,11 @@ class SlotRefineSection(_Section):
     teacher_forcing: float = Field(
         0.5, ge=0.0, le=1.0, description="share of training batches whose second pass sees gold B- tags"
     )
+    first_pass: Literal["encoder", "refiner"] = Field(
+        "encoder",
+        description="encoder: pass 1 tags the encoder states, only pass 2 runs the refiner (faster); "
+        "refiner: both passes run it, as in the paper",
+    )
 
 
 class CtranSection(_Section):

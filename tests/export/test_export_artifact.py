@@ -183,3 +183,36 @@ def test_check_set_defaults_to_the_training_dev_split(tmp_path, monkeypatch, tin
     assert source is None and len(examples) == 7
     with pytest.raises(DataError):
         _check_examples(moved, "atis", "dev")
+
+
+def test_a_head_weight_shared_by_two_passes_stays_fp32_in_both(tmp_path):
+    """SlotRefine's slot classifier is applied after each pass. Quantising only the pass whose output is not
+    a graph output would leave a DequantizeLinear of the whole weight in every run: both uses stay fp32."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    shared = numpy_helper.from_array(rng.standard_normal((8, 5)).astype(np.float32), "classifier")
+    encoder = numpy_helper.from_array(rng.standard_normal((8, 8)).astype(np.float32), "encoder")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "encoder"], ["h"], name="encoder_matmul"),
+            helper.make_node("MatMul", ["h", "classifier"], ["pass1"], name="pass1_matmul"),
+            helper.make_node("ArgMax", ["pass1"], ["tags"], name="argmax", axis=-1, keepdims=1),
+            helper.make_node("Cast", ["tags"], ["tags_f"], name="cast", to=TensorProto.FLOAT),
+            helper.make_node("Add", ["h", "tags_f"], ["h2"], name="feedback"),
+            helper.make_node("MatMul", ["h2", "classifier"], ["slot_logits"], name="pass2_matmul"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8])],
+        [helper.make_tensor_value_info("slot_logits", TensorProto.FLOAT, [1, 3, 5])],
+        [shared, encoder],
+    )
+    path = tmp_path / "g.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
+    heads = nlu.export.exporter._head_matmuls(path)
+    assert sorted(heads) == ["pass1_matmul", "pass2_matmul"]
+    quantized = nlu.export.exporter._quantize(path, tmp_path / "q.onnx")
+    ops = [node.op_type for node in onnx.load(str(quantized)).graph.node]
+    assert "DequantizeLinear" not in ops and ops.count("MatMul") == 2

@@ -100,18 +100,24 @@ def test_feedback_map_sends_b_tags_to_themselves_and_the_rest_to_o(backbone):
 
 
 @torch.no_grad()
-def test_second_pass_sees_predicted_b_tags_only_on_word_first_subtokens(backbone):
-    model = build(backbone).eval()
+@pytest.mark.parametrize("first_pass", ["encoder", "refiner"])
+def test_second_pass_sees_predicted_b_tags_only_on_word_first_subtokens(backbone, first_pass):
+    model = build(backbone, first_pass=first_pass).eval()
     batch = inputs_only(make_batch())
-    favour(model, I_X)  # no B- tag predicted: pass 2 is the no-feedback pass, exactly
+    all_o = torch.full((BATCH, SEQ_LEN), TAG_O)
+    favour(model, I_X)  # no B- tag predicted: pass 2 is the no-feedback refinement, exactly
     _, pass1, pass2 = model.passes(**batch)
-    assert torch.equal(pass1, pass2)
+    _, _, no_feedback = model.passes(**batch, gold_tags=all_o)
+    assert torch.equal(pass2, no_feedback)
+    # "refiner": pass 1 is that same refinement; "encoder": pass 1 skips the refiner
+    assert torch.equal(pass1, pass2) == (first_pass == "refiner")
     favour(model, B_X)  # B-x everywhere: pass 2 sees it and its logits move
+    _, _, no_feedback = model.passes(**batch, gold_tags=all_o)
     _, pass1, pass2 = model.passes(**batch)
-    assert not torch.allclose(pass1, pass2, atol=1e-6)
+    assert not torch.allclose(pass2, no_feedback, atol=1e-6)
     none = {**batch, "word_mask": torch.zeros_like(batch["word_mask"])}
-    _, pass1, pass2 = model.passes(**none)  # no word-first sub-token: nothing is fed back
-    assert torch.equal(pass1, pass2)
+    _, _, pass2 = model.passes(**none)  # no word-first sub-token: nothing is fed back
+    assert torch.equal(pass2, no_feedback)
     # feedback at one position only equals pass 2 fed that B- tag there explicitly
     one = torch.zeros_like(batch["word_mask"])
     one[0, 2] = True
@@ -144,6 +150,37 @@ def test_heads_must_divide_hidden_size(backbone):
         build_slotrefine(backbone, LABELS, heads=5)
     with pytest.raises(ValueError, match="teacher_forcing"):
         SlotRefineConfig(teacher_forcing=1.5)
+    with pytest.raises(ValueError, match="first_pass"):
+        SlotRefineConfig(first_pass="decoder")
+
+
+@torch.no_grad()
+def test_encoder_first_pass_tags_the_encoder_states(backbone):
+    model = build(backbone, classifier_dropout=0.0).eval()
+    assert model.config.first_pass == "encoder"
+    batch = inputs_only(make_batch())
+    intent, pass1, _ = model.passes(**batch)
+    states = model.encoder(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+    ).last_hidden_state
+    assert torch.allclose(pass1, model.slot_classifier(states), atol=1e-6)
+    assert torch.allclose(intent, model.intent_classifier(states[:, 0]), atol=1e-6)
+
+
+def test_a_config_saved_before_first_pass_existed_loads_as_the_refiner_shape(tmp_path, backbone):
+    """Models trained before ``first_pass`` ran the refiner in both passes; they must load that way."""
+    import json
+
+    model = build(backbone, first_pass="refiner").eval()
+    model.save_pretrained(tmp_path, safe_serialization=True)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["first_pass"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = SlotRefineForIntentSlot.from_pretrained(tmp_path).eval()
+    assert loaded.config.first_pass == "refiner"
+    batch = inputs_only(make_batch())
+    with torch.no_grad():
+        assert torch.equal(model(**batch).slot_logits, loaded(**batch).slot_logits)
 
 
 def test_save_and_load_round_trip(tmp_path, backbone):
@@ -169,10 +206,11 @@ class _Logits(torch.nn.Module):
         return out.intent_logits, out.slot_logits
 
 
-def test_onnx_export_reproduces_torch_logits(tmp_path, backbone):
+@pytest.mark.parametrize("first_pass", ["encoder", "refiner"])
+def test_onnx_export_reproduces_torch_logits(tmp_path, backbone, first_pass):
     import onnxruntime as ort
 
-    model = build(backbone, max_length=32).eval()
+    model = build(backbone, max_length=32, first_pass=first_pass).eval()
     with torch.no_grad():  # a mix of B-x and other tags in pass 1, so that the feedback path is exercised
         model.slot_classifier.bias[B_X] = 0.2
     batch = inputs_only(make_batch())

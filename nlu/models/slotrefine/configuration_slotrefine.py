@@ -28,6 +28,10 @@ class SlotRefineConfig(PretrainedConfig):
         refine_heads: attention heads of the refiner; must divide the backbone's hidden size.
         teacher_forcing: probability, per training batch, that the second pass sees the gold B- tags instead
             of the first pass's predictions.
+        first_pass: ``"encoder"``: pass 1 tags the encoder states and only pass 2 runs the refiner (half the
+            refiner's cost); ``"refiner"``: both passes run the refiner. The default here is ``"refiner"``
+            because models saved before this field existed were built that way; recipes default to
+            ``"encoder"``.
     """
 
     model_type = "nlu-slotrefine"
@@ -46,6 +50,7 @@ class SlotRefineConfig(PretrainedConfig):
         refine_layers: int = 1,
         refine_heads: int = 4,
         teacher_forcing: float = 0.5,
+        first_pass: str = "refiner",
         **kwargs,
     ):
         self.encoder = dict(encoder or {})
@@ -63,6 +68,8 @@ class SlotRefineConfig(PretrainedConfig):
             raise ValueError(f"refine_heads must be >= 1, got {refine_heads}")
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
+        if first_pass not in ("encoder", "refiner"):
+            raise ValueError(f"first_pass must be 'encoder' or 'refiner', got {first_pass!r}")
         self.classifier_dropout = classifier_dropout
         self.intent_loss_coef = intent_loss_coef
         self.max_seq_length = int(max_seq_length)
@@ -71,4 +78,5 @@ class SlotRefineConfig(PretrainedConfig):
         self.refine_layers = int(refine_layers)
         self.refine_heads = int(refine_heads)
         self.teacher_forcing = float(teacher_forcing)
+        self.first_pass = first_pass
         super().__init__(**kwargs)

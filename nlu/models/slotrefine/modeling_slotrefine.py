@@ -7,14 +7,19 @@ other prediction, and every other sub-token, keeps ``O``), so that the second pa
 can repair uncoordinated ones (``I-X`` after ``B-Y``).
 
 Our adaptation to a pretrained encoder: the paper's small Transformer is both encoder and tagger and runs
-twice. Here the backbone runs *once*; the two passes run a light refiner on its states: ``refine_layers``
-Transformer encoder layers (post-norm, GELU, feed-forward width = hidden size), the same weights for both
-passes, over ``encoder states + tag embedding``. A forward pass costs one encoder plus two refiner passes
-(about one backbone layer in all). The slot classifier is shared by the passes too; pass 2's logits are the
-model's ``slot_logits`` (decoded by a CRF when ``use_crf``; the paper has none: its point is speed).
+twice. Here the backbone runs *once*, and a light refiner (``refine_layers`` Transformer encoder layers,
+post-norm, GELU, feed-forward width = hidden size; ``nlu.modules.transformer_layer``) reads ``encoder states +
+tag embedding``. Where pass 1 reads the states depends on ``first_pass``:
 
-The intent head reads the first token of pass 1's refiner output: the intent then does not depend on the
-feedback (nor on teacher forcing), and the refiner's attention learns from the intent loss as well.
+- ``"encoder"`` (recipes' default): pass 1 tags the encoder states directly and only pass 2 runs the refiner.
+  A forward pass costs one encoder plus one refiner pass (about half a backbone layer), which keeps the
+  exported model's latency within a few percent of JointBERT's.
+- ``"refiner"`` (the paper's shape, and models saved before ``first_pass`` existed): both passes run the same
+  refiner, pass 1 with the tag ``O`` everywhere; about one backbone layer in all.
+
+The slot classifier is shared by the passes; pass 2's logits are the model's ``slot_logits`` (decoded by a CRF
+when ``use_crf``; the paper has none: its point is speed). The intent head reads the first token of pass 1's
+input to the classifier, so the intent never depends on the feedback (nor on teacher forcing).
 
 Training: ``loss = intent_loss_coef * CE(intent) + slot_loss(pass 1) + slot_loss(pass 2)``. With probability
 ``teacher_forcing`` per training batch (a torch draw, so ``set_seed`` reproduces it) pass 2 is fed the gold B-
@@ -35,6 +40,7 @@ from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.transformer_layer import EncoderLayer, attention_bias
 
 
 class SlotRefineForIntentSlot(PreTrainedModel):
@@ -62,13 +68,8 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         self.tag_embedding = nn.Embedding(num_tags, hidden)
         # feed-forward width = hidden (not 4x): two refiner passes then cost about one backbone layer
         self.refiner = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                hidden,
-                config.refine_heads,
-                dim_feedforward=hidden,
-                dropout=config.classifier_dropout,
-                activation="gelu",
-                batch_first=True,
+            EncoderLayer(
+                hidden, config.refine_heads, dim_feedforward=hidden, dropout=config.classifier_dropout
             )
             for _ in range(config.refine_layers)
         )
@@ -91,12 +92,12 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         mapped = self.feedback_map[tags.clamp(min=0)]
         return torch.where(word_mask.bool(), mapped, torch.full_like(mapped, self.o_tag))
 
-    def _refine(self, states: torch.Tensor, feedback: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
-        """states: (batch, seq_len, hidden); feedback: (batch, seq_len) tag-embedding ids; padding: (batch,
-        seq_len) bool, true on padding -> (batch, seq_len, hidden)."""
+    def _refine(self, states: torch.Tensor, feedback: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """states: (batch, seq_len, hidden); feedback: (batch, seq_len) tag-embedding ids; bias: (batch, 1, 1,
+        seq_len) additive attention bias, negative on padding -> (batch, seq_len, hidden)."""
         x = states + self.tag_embedding(feedback)
         for layer in self.refiner:
-            x = layer(x, src_key_padding_mask=padding)
+            x = layer(x, bias)
         return x
 
     def passes(
@@ -109,7 +110,7 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         *,
         gold_tags: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The encoder once, then both refiner passes.
+        """The encoder once, then the two tagging passes.
 
         Inputs as ``forward``; ``word_mask`` is required. gold_tags: (batch, seq_len) tag ids (-100 ignored)
         whose B- tags pass 2 sees instead of pass 1's argmax (teacher forcing). Returns intent_logits (batch,
@@ -123,12 +124,15 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         if self.lexicon_gate is not None:
             states = self.lexicon_gate(states, lexicon_features)
         states = self.dropout(states)
-        padding = attention_mask == 0
-        first = self._refine(states, torch.full_like(input_ids, self.o_tag), padding)
+        bias = attention_bias(attention_mask == 0, states.dtype)
+        if self.config.first_pass == "encoder":
+            first = states
+        else:
+            first = self._refine(states, torch.full_like(input_ids, self.o_tag), bias)
         intent_logits = self.intent_classifier(self.dropout(first[:, 0]))
         pass1 = self.slot_classifier(first)
         tags = pass1.argmax(-1).detach() if gold_tags is None else gold_tags
-        pass2 = self.slot_classifier(self._refine(states, self.feedback_ids(tags, word_mask), padding))
+        pass2 = self.slot_classifier(self._refine(states, self.feedback_ids(tags, word_mask), bias))
         return intent_logits, pass1, pass2
 
     def forward(
@@ -183,6 +187,7 @@ def build_slotrefine(
     layers: int = 1,
     heads: int = 4,
     teacher_forcing: float = 0.5,
+    first_pass: str = "encoder",
 ) -> SlotRefineForIntentSlot:
     """A SlotRefine on a pretrained backbone, its refiner, tag embeddings and heads initialised at random."""
     encoder = load_pretrained_encoder(backbone)
@@ -198,6 +203,7 @@ def build_slotrefine(
         refine_layers=layers,
         refine_heads=heads,
         teacher_forcing=teacher_forcing,
+        first_pass=first_pass,
     )
     model = SlotRefineForIntentSlot(config)
     model.encoder.load_state_dict(encoder.state_dict())
