@@ -5,11 +5,14 @@ shipped default) and time single-utterance parsing with the torch-free runtime o
 utterances). Writes ``docs/results.md`` (mean ± sample std over seeds, training time, ONNX p50, published
 reference points, per-seed rows, machine, command) and ``docs/results.json``. Finished runs are kept under
 ``--runs-dir`` and skipped when the script is started again, so an interrupted benchmark continues where it
-stopped; the latency of a finished run is measured once and kept with it.
+stopped. Latency is measured after training, for all runs that lack it in one sitting (each of 5 rounds times
+every artifact in turn), and kept with each run; ``--remeasure-latency`` times every selected run again
+together, so that ratios between models (SlotRefine against JointBERT) come from the same spell of the machine.
 
     NLU_DATA_DIR=../shared/data python benchmarks/results.py                       # everything (about 9 h on 2 cores)
     python benchmarks/results.py --datasets atis snips --recipes jointbert jointbert_crf slotrefine
     python benchmarks/results.py --datasets massive xsid --recipes jointbert_crf
+    python benchmarks/results.py --only-cached --remeasure-latency   # on a quiet machine, after training
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ PUBLISHED = [
 # Seeds per data set when --seeds is not given: the two large sets take one run each on 2 cores.
 DEFAULT_SEEDS = {"atis": [1, 2, 3], "snips": [1, 2, 3], "massive": [1], "xsid": [1]}
 LATENCY_UTTERANCES = 300
+LATENCY_ROUNDS = 5
 
 
 def machine() -> str:
@@ -74,29 +78,69 @@ def machine() -> str:
     )
 
 
-def onnx_latency(run_dir: Path, model_dir: Path, dataset: str) -> dict:
-    """Export (int8, optimised) and time ``Parser.parse`` one utterance at a time on one thread."""
-    from nlu.data.registry import load_split
+def export_int8(run_dir: Path, model_dir: Path) -> Path:
+    """The int8, optimised artifact of a run (exported once, kept under the run)."""
     from nlu.export import export_model
-    from nlu.runtime import Parser
 
     artifact = run_dir / "artifact-int8"
     if not (artifact / "nlu.json").is_file():
         export_model(model_dir, artifact, quantize="int8", optimize=True)
-    parser = Parser.load(artifact, num_threads=1)
+    return artifact
+
+
+def measure_latency(
+    artifacts: dict[str, Path], dataset: str, rounds: int = LATENCY_ROUNDS
+) -> dict[str, dict]:
+    """Time ``Parser.parse`` one utterance at a time on one thread for several artifacts in one sitting.
+
+    Each round times every artifact in turn on the same test utterances, so a slower or faster spell of the
+    machine touches all of them alike and their ratios hold; p50 and p90 are over all rounds' timings."""
+    from nlu.data.registry import load_split
+    from nlu.runtime import Parser
+
     texts = [" ".join(ex.tokens) for ex in load_split(dataset, "test")[:LATENCY_UTTERANCES]]
-    for text in texts[:20]:
-        parser.parse(text)
-    times = []
-    for text in texts:
-        started = time.perf_counter()
-        parser.parse(text)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {"p50_ms": round(statistics.median(times), 3), "p90_ms": round(times[int(0.9 * len(times))], 3)}
+    parsers = {key: Parser.load(path, num_threads=1) for key, path in artifacts.items()}
+    for parser in parsers.values():
+        for text in texts[:20]:
+            parser.parse(text)
+    times: dict[str, list[float]] = {key: [] for key in parsers}
+    for _ in range(rounds):
+        for key, parser in parsers.items():
+            for text in texts:
+                started = time.perf_counter()
+                parser.parse(text)
+                times[key].append((time.perf_counter() - started) * 1000)
+    out = {}
+    for key, values in times.items():
+        values.sort()
+        out[key] = {
+            "p50_ms": round(statistics.median(values), 3),
+            "p90_ms": round(values[int(0.9 * len(values))], 3),
+            "rounds": rounds,
+            "measured_with": len(parsers),
+        }
+    return out
 
 
-def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path, latency: bool = True) -> dict:
+def add_latency(records: list[dict], runs_dir: Path, remeasure: bool) -> None:
+    """Measure the runs that have no latency yet (all of them with ``remeasure``), one sitting per data set."""
+    for dataset in dict.fromkeys(r["dataset"] for r in records):
+        todo = [r for r in records if r["dataset"] == dataset and (remeasure or "onnx" not in r)]
+        if not todo:
+            continue
+        dirs = {_run_name(r): runs_dir / _run_name(r) for r in todo}
+        artifacts = {name: export_int8(path, path / "best") for name, path in dirs.items()}
+        timings = measure_latency(artifacts, dataset)
+        for r in todo:
+            r["onnx"] = timings[_run_name(r)]
+            (dirs[_run_name(r)] / "benchmark.json").write_text(json.dumps(r, indent=2))
+
+
+def _run_name(record: dict) -> str:
+    return f"{record['dataset']}-{_model(record['recipe'])}-seed{record['seed']}"
+
+
+def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path) -> dict:
     from nlu.evaluation.evaluate import evaluate
     from nlu.training.trainer import train
 
@@ -123,9 +167,6 @@ def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path, latency: 
             "dev": result.dev_metrics,
             "test": test,
         }
-        done.write_text(json.dumps(record, indent=2))
-    if latency and "onnx" not in record:
-        record["onnx"] = onnx_latency(run_dir, run_dir / "best", dataset)
         done.write_text(json.dumps(record, indent=2))
     return record
 
@@ -156,8 +197,9 @@ def write_results(records: list[dict], command: str, out: Path, notes: list[str]
         "deviation over seeds; percentages. Slot F1 is span-level (seqeval, conlleval-compatible); exact match is",
         "the share of utterances with the right intent and every slot tag right. Gold labels that never occur in",
         "training count as errors (ATIS test has some). ONNX p50: the median time `nlu.runtime.Parser.parse`",
-        f"takes for one test utterance on one thread ({LATENCY_UTTERANCES} utterances, int8 artifact as exported",
-        "by default), tokenisation and decoding included.",
+        f"takes for one test utterance on one thread ({LATENCY_UTTERANCES} utterances x {LATENCY_ROUNDS} rounds, int8",
+        "artifact as exported by default), tokenisation and decoding included; the runs of a data set are timed in",
+        "one sitting, each round taking every model in turn.",
         "",
         f"- Machine: {machine()}",
         f"- Command: `{command}`",
@@ -263,6 +305,11 @@ def main() -> None:
     parser.add_argument(
         "--no-latency", action="store_true", help="skip the ONNX timing (measure later, on a quiet machine)"
     )
+    parser.add_argument(
+        "--remeasure-latency",
+        action="store_true",
+        help="time every selected run again, all in one sitting (ratios between models are then comparable)",
+    )
     args = parser.parse_args()
     if not os.environ.get("NLU_DATA_DIR"):
         sys.exit("set NLU_DATA_DIR to the folder holding the data sets (in a checkout: ../shared/data)")
@@ -284,17 +331,20 @@ def main() -> None:
                 done = args.runs_dir / f"{dataset}-{recipe}-seed{seed}" / "benchmark.json"
                 if args.only_cached and not done.exists():
                     continue
-                records.append(run_one(dataset, recipe, seed, args.runs_dir, latency=not args.no_latency))
+                records.append(run_one(dataset, recipe, seed, args.runs_dir))
                 write_results(records, command, args.out, args.note)
-                r = records[-1]
-                print(
-                    json.dumps(
-                        {k: r[k] for k in ("dataset", "recipe", "seed")}
-                        | {m: r["test"][m] for m in METRICS}
-                        | {"p50_ms": r.get("onnx", {}).get("p50_ms")}
-                    ),
-                    flush=True,
-                )
+    if not args.no_latency:
+        add_latency(records, args.runs_dir, args.remeasure_latency)
+        write_results(records, command, args.out, args.note)
+    for r in records:
+        print(
+            json.dumps(
+                {k: r[k] for k in ("dataset", "recipe", "seed")}
+                | {m: r["test"][m] for m in METRICS}
+                | {"p50_ms": r.get("onnx", {}).get("p50_ms")}
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
