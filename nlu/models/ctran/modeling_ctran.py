@@ -25,6 +25,7 @@ from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.transformer_layer import EncoderLayer, attention_bias
 
 
 def zero_diagonal_mask(length: int | torch.SymInt, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -68,9 +69,9 @@ class CtranForIntentSlot(PreTrainedModel):
         # ModuleLists of layers rather than nn.TransformerEncoder/Decoder: no nested-tensor conversion of the
         # padded batch and no causal-mask detection to second-guess the zero-diagonal mask.
         layer = dict(d_model=hidden, nhead=config.heads, dim_feedforward=4 * hidden, dropout=dropout)
+        # nn.TransformerEncoderLayer's function and parameter names, with a smaller exported graph
         self.context_layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(**layer, activation="gelu", batch_first=True)
-            for _ in range(config.encoder_layers)
+            EncoderLayer(hidden, config.heads, 4 * hidden, dropout) for _ in range(config.encoder_layers)
         )
         self.intent_attention = nn.MultiheadAttention(hidden, config.heads, dropout=dropout, batch_first=True)
         self.intent_classifier = nn.Linear(hidden, len(config.intent_labels))
@@ -123,8 +124,9 @@ class CtranForIntentSlot(PreTrainedModel):
 
         window = self.window(hidden, attention_mask)  # (batch, seq_len, channels * len(kernel_sizes))
         states = self.window_proj(window)  # (batch, seq_len, hidden)
+        bias = attention_bias(padding, states.dtype)
         for layer in self.context_layers:
-            states = layer(states, src_key_padding_mask=padding)
+            states = layer(states, bias)
 
         attended, _ = self.intent_attention(
             states, states, states, key_padding_mask=padding, need_weights=False
