@@ -7,7 +7,7 @@ accuracy, slot F1, exact match) and ``docs/crosslingual.json``. Finished runs an
 ``--runs-dir``; an interrupted run resumes from its last checkpoint.
 
     make multilingual    # once: the multilingual-e5-small backbone, offline
-    NLU_DATA_DIR=../shared/data NLU_BACKBONES_DIR=models python benchmarks/crosslingual.py   # about 1.5 h on 2 cores
+    NLU_DATA_DIR=../shared/data NLU_BACKBONES_DIR=models python benchmarks/crosslingual.py   # about 2 h on 2 cores
 """
 
 from __future__ import annotations
@@ -78,7 +78,8 @@ def write_report(by_condition: dict[str, list[dict]], languages: list[str], comm
         "model), trained on a sample of the English xSID train set, best model picked on English dev, scored on",
         "the test set of every language and dialect without any target-language data. (a) "
         f"`recipes/xsid/{RECIPES['a']}.yaml`; (b) `recipes/xsid/{RECIPES['b']}.yaml`: the same utterances plus one",
-        "code-switched copy each (MUSE dictionaries, de/es/fr/hi/ja/tr/zh). Percentages; mean over seeds.",
+        "code-switched copy each (MUSE dictionaries, de/es/fr/hi/ja/tr/zh), trained for the same number of steps",
+        "(6 epochs of (a), 3 of (b)). Percentages; mean over seeds.",
         "",
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, Python "
         f"{platform.python_version()}",
