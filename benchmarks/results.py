@@ -1,13 +1,14 @@
 """Benchmark: every recipe in ``recipes/<dataset>/<model>.yaml`` on the packaged MiniLM encoder -> docs/results.md.
 
-For each (data set, recipe, seed): train, score the best model on the test split, export it to ONNX (int8, the
-shipped default) and time single-utterance parsing with the torch-free runtime on one thread (p50 over the test
-utterances). Writes ``docs/results.md`` (mean ± sample std over seeds, training time, ONNX p50, published
-reference points, per-seed rows, machine, command) and ``docs/results.json``. Finished runs are kept under
-``--runs-dir`` and skipped when the script is started again, so an interrupted benchmark continues where it
-stopped. Latency is measured after training, for all runs that lack it in one sitting (each of 5 rounds times
-every artifact in turn), and kept with each run; ``--remeasure-latency`` times every selected run again
-together, so that ratios between models (SlotRefine against JointBERT) come from the same spell of the machine.
+For each (data set, recipe, seed): train, score the best model on the test split, export it to ONNX (int8, as
+``nlu export --quantize int8`` writes it, the README's setting) and time single-utterance parsing with the
+torch-free runtime on one thread (p50 over the test utterances). Writes ``docs/results.md`` (mean ± sample std
+over seeds, training time, ONNX p50, published reference points, per-seed rows, machine, command) and
+``docs/results.json``. Finished runs are kept under ``--runs-dir`` and skipped when the script is started
+again, so an interrupted benchmark continues where it stopped. Latency is measured after training, for all
+runs that lack it in one sitting (each of 5 rounds times every artifact in turn), and kept with each run;
+``--remeasure-latency`` times every selected run again together, so that ratios between models (SlotRefine
+against JointBERT) come from the same spell of the machine.
 
     NLU_DATA_DIR=../shared/data python benchmarks/results.py                       # everything (about 9 h on 2 cores)
     python benchmarks/results.py --datasets atis snips --recipes jointbert jointbert_crf slotrefine
@@ -197,9 +198,9 @@ def write_results(records: list[dict], command: str, out: Path, notes: list[str]
         "deviation over seeds; percentages. Slot F1 is span-level (seqeval, conlleval-compatible); exact match is",
         "the share of utterances with the right intent and every slot tag right. Gold labels that never occur in",
         "training count as errors (ATIS test has some). ONNX p50: the median time `nlu.runtime.Parser.parse`",
-        f"takes for one test utterance on one thread ({LATENCY_UTTERANCES} utterances x {LATENCY_ROUNDS} rounds, int8",
-        "artifact as exported by default), tokenisation and decoding included; the runs of a data set are timed in",
-        "one sitting, each round taking every model in turn.",
+        f"takes for one test utterance on one thread ({LATENCY_UTTERANCES} utterances x {LATENCY_ROUNDS} rounds; the",
+        "artifact `nlu export --quantize int8` writes), tokenisation and decoding included. The runs of a data",
+        "set are timed in one sitting, each round taking every model in turn.",
         "",
         f"- Machine: {machine()}",
         f"- Command: `{command}`",
