@@ -14,7 +14,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from nlu.data.labels import LabelVocab
 from nlu.export.onnx_config import ONNX_CONFIGS
-from nlu.models.ctran import CtranConfig, CtranForIntentSlot, build_ctran, zero_diagonal_mask
+from nlu.models.ctran import CtranConfig, CtranForIntentSlot, build_ctran
 from nlu.modules.outputs import DecodedBatch, JointOutput
 
 INTENTS = ["UNK", "play_music", "get_weather"]
@@ -86,25 +86,15 @@ def test_padding_does_not_change_the_real_positions(tiny_backbone):
     assert torch.isfinite(padded.slot_logits).all()  # padded rows too: no all -inf attention row
 
 
-def test_zero_diagonal_mask_follows_the_runtime_length():
-    for length in (1, 5, 13):
-        mask = zero_diagonal_mask(length, torch.float32, torch.device("cpu"))
-        assert mask.shape == (length, length)
-        assert (mask.diagonal() == 0).all()
-        off = ~torch.eye(length, dtype=torch.bool)
-        assert torch.isneginf(mask[off]).all()
-
-
 def test_aligned_decoder_self_attention_sees_only_its_own_position(tiny_backbone):
     """Changing one decoder-target position changes no other position's self-attention output."""
     model = tiny_ctran(tiny_backbone).eval()
     layer = model.slot_layers[0]
     x = torch.randn(1, 6, 32)
-    mask = zero_diagonal_mask(6, x.dtype, x.device)
     y = x.clone()
     y[0, 2] += 1.0
     with torch.no_grad():
-        a, b = (layer.self_attn(t, t, t, attn_mask=mask, need_weights=False)[0] for t in (x, y))
+        a, b = (layer.self_attn.attend_to_self_only(t) for t in (x, y))
     changed = (a - b).abs().sum(-1)[0] > 1e-6
     assert changed.tolist() == [False, False, True, False, False, False]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from nlu.modules.transformer_layer import EncoderLayer, attention_bias
+from nlu.modules.transformer_layer import AlignedDecoderLayer, EncoderLayer, PackedAttention, attention_bias
 
 HIDDEN, HEADS, FF = 16, 4, 24
 
@@ -75,3 +75,54 @@ def test_dropout_only_in_training():
     assert not torch.allclose(a, b)
     ours.eval()
     assert torch.equal(ours(x, bias), ours(x, bias))
+
+
+def zero_diagonal_mask(length: int) -> torch.Tensor:
+    """The mask of CTRAN's aligned decoder for nn.TransformerDecoderLayer: each position sees itself only."""
+    eye = torch.eye(length, dtype=torch.bool)
+    return torch.full((length, length), float("-inf")).masked_fill(eye, 0.0)
+
+
+@torch.no_grad()
+def test_aligned_decoder_layer_is_torch_decoder_layer_with_the_zero_diagonal_mask():
+    torch.manual_seed(0)
+    reference = nn.TransformerDecoderLayer(
+        HIDDEN, HEADS, dim_feedforward=FF, dropout=0.1, activation="gelu", batch_first=True
+    ).eval()
+    ours = AlignedDecoderLayer(HIDDEN, HEADS, dim_feedforward=FF, dropout=0.1).eval()
+    ours.load_state_dict(reference.state_dict())
+    assert set(reference.state_dict()) == set(ours.state_dict())
+    x, padding = inputs()
+    memory = torch.randn(3, 6, HIDDEN, generator=torch.Generator().manual_seed(2))
+    expected = reference(x, memory, tgt_mask=zero_diagonal_mask(6), memory_key_padding_mask=padding)
+    got = ours(x, memory, attention_bias(padding, x.dtype))
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+@torch.no_grad()
+def test_packed_attention_is_torch_multihead_attention():
+    torch.manual_seed(0)
+    reference = nn.MultiheadAttention(HIDDEN, HEADS, dropout=0.1, batch_first=True).eval()
+    ours = PackedAttention(HIDDEN, HEADS, dropout=0.1).eval()
+    ours.load_state_dict(reference.state_dict())
+    x, padding = inputs()
+    memory = torch.randn(3, 6, HIDDEN, generator=torch.Generator().manual_seed(2))
+    bias = attention_bias(padding, x.dtype)
+    expected_self, _ = reference(x, x, x, key_padding_mask=padding, need_weights=False)
+    real = ~padding
+    assert torch.allclose(ours(x, None, bias)[real], expected_self[real], atol=1e-5)
+    expected_cross, _ = reference(x, memory, memory, key_padding_mask=padding, need_weights=False)
+    assert torch.allclose(ours(x, memory, bias), expected_cross, atol=1e-5)
+
+
+def test_attention_dropout_reaches_the_self_only_path_in_training():
+    layer = PackedAttention(HIDDEN, HEADS, dropout=0.5)
+    x, _ = inputs()
+    layer.train()
+    torch.manual_seed(0)
+    a = layer.attend_to_self_only(x)
+    torch.manual_seed(1)
+    b = layer.attend_to_self_only(x)
+    assert not torch.allclose(a, b)
+    layer.eval()
+    assert torch.equal(layer.attend_to_self_only(x), layer.attend_to_self_only(x))

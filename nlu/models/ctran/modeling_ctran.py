@@ -5,8 +5,13 @@ Shared encoder: backbone states -> parallel 'same'-padded convolutions -> window
 position's feature maps of every convolution, concatenated) -> linear projection to the hidden size -> stacked
 Transformer encoder layers. Intent decoder: multi-head self-attention, masked mean pooling, a linear layer.
 Slot decoder: the aligned Transformer decoder, whose target is the encoder output itself and whose
-self-attention mask is the zero-diagonal mask, so output position i stays aligned with input token i; then a
-linear layer.
+self-attention mask is the zero-diagonal mask (position i sees position i only), so output position i stays
+aligned with input token i; then a linear layer.
+
+The layers (``nlu.modules.transformer_layer``) compute what ``nn.TransformerEncoderLayer``,
+``nn.MultiheadAttention`` and ``nn.TransformerDecoderLayer`` with that mask compute, under the same parameter
+names, with smaller exported graphs; the aligned self-attention is computed as what it is, each position's
+projected value.
 
 Every mask is built from tensors at run time (no branching on tensor values), so the model exports to ONNX
 with dynamic batch and sequence axes.
@@ -25,14 +30,7 @@ from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
-from nlu.modules.transformer_layer import EncoderLayer, attention_bias
-
-
-def zero_diagonal_mask(length: int | torch.SymInt, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """(length, length) additive attention mask: 0 on the diagonal, -inf elsewhere, so in self-attention every
-    position attends to itself only. ``length`` is the runtime sequence length (symbolic under export)."""
-    eye = torch.eye(length, dtype=torch.bool, device=device)
-    return torch.full(eye.shape, float("-inf"), dtype=dtype, device=device).masked_fill(eye, 0.0)
+from nlu.modules.transformer_layer import AlignedDecoderLayer, EncoderLayer, PackedAttention, attention_bias
 
 
 class WindowFeatures(nn.Module):
@@ -68,15 +66,13 @@ class CtranForIntentSlot(PreTrainedModel):
         self.window_proj = nn.Linear(config.channels * len(config.kernel_sizes), hidden)
         # ModuleLists of layers rather than nn.TransformerEncoder/Decoder: no nested-tensor conversion of the
         # padded batch and no causal-mask detection to second-guess the zero-diagonal mask.
-        layer = dict(d_model=hidden, nhead=config.heads, dim_feedforward=4 * hidden, dropout=dropout)
-        # nn.TransformerEncoderLayer's function and parameter names, with a smaller exported graph
         self.context_layers = nn.ModuleList(
             EncoderLayer(hidden, config.heads, 4 * hidden, dropout) for _ in range(config.encoder_layers)
         )
-        self.intent_attention = nn.MultiheadAttention(hidden, config.heads, dropout=dropout, batch_first=True)
+        self.intent_attention = PackedAttention(hidden, config.heads, dropout)
         self.intent_classifier = nn.Linear(hidden, len(config.intent_labels))
         self.slot_layers = nn.ModuleList(
-            nn.TransformerDecoderLayer(**layer, activation="gelu", batch_first=True)
+            AlignedDecoderLayer(hidden, config.heads, 4 * hidden, dropout)
             for _ in range(config.decoder_layers)
         )
         self.slot_classifier = nn.Linear(hidden, len(config.slot_labels))
@@ -128,21 +124,18 @@ class CtranForIntentSlot(PreTrainedModel):
         for layer in self.context_layers:
             states = layer(states, bias)
 
-        attended, _ = self.intent_attention(
-            states, states, states, key_padding_mask=padding, need_weights=False
-        )
+        attended = self.intent_attention(states, None, bias)
         # Masked mean: after the CNN and Transformer layers the first token has no special role, and the
         # paper's flattening of a fixed-length sequence would tie the head to one padded length.
         keep = attention_mask[:, :, None].to(attended.dtype)
         pooled = (attended * keep).sum(1) / keep.sum(1).clamp(min=1.0)  # (batch, hidden)
         intent_logits = self.intent_classifier(self.dropout(pooled))
 
-        # Self-attention sees only the diagonal, so it needs no padding mask (and a padded row never becomes
-        # all -inf); cross-attention sees every real token of the encoder output.
-        aligned = zero_diagonal_mask(states.shape[1], states.dtype, states.device)
+        # Self-attention sees only the diagonal, so it needs no padding mask; cross-attention sees every real
+        # token of the encoder output.
         slots = states
         for layer in self.slot_layers:
-            slots = layer(slots, states, tgt_mask=aligned, memory_key_padding_mask=padding)
+            slots = layer(slots, states, bias)
         slot_logits = self.slot_classifier(self.dropout(slots))  # (batch, seq_len, num_slot_tags)
 
         return joint_output(
