@@ -1,4 +1,4 @@
-"""A Transformer encoder layer that exports to a small ONNX graph.
+"""Transformer layers that export to small ONNX graphs.
 
 ``torch.nn.TransformerEncoderLayer`` exports through ``nn.MultiheadAttention``, whose traced graph carries many
 shape, transpose and mask operators; on a CPU at one utterance those operators, not the matrix products, are

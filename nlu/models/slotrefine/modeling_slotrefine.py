@@ -66,7 +66,7 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         self.lexicon_gate = LexiconGate(len(config.lexicon_types), hidden) if config.lexicon_types else None
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.tag_embedding = nn.Embedding(num_tags, hidden)
-        # feed-forward width = hidden (not 4x): two refiner passes then cost about one backbone layer
+        # feed-forward width = hidden (not 4x): a refiner pass costs about half a backbone layer
         self.refiner = nn.ModuleList(
             EncoderLayer(
                 hidden, config.refine_heads, dim_feedforward=hidden, dropout=config.classifier_dropout
