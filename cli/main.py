@@ -118,6 +118,22 @@ def predict(
         "--labels",
         help="Zero-shot models: a YAML file of intents and slot types with descriptions to use.",
     ),
+    intent_bonus: float | None = typer.Option(
+        None,
+        "--unseen-intent-bonus",
+        min=0.0,
+        max=2.0,
+        help="With --labels: the cosine added to intents the model never saw in training (default: the model's, "
+        "0.15 unless its recipe said otherwise; 0 turns it off).",
+    ),
+    slot_bonus: float | None = typer.Option(
+        None,
+        "--unseen-slot-bonus",
+        min=0.0,
+        max=2.0,
+        help="With --labels: the cosine added to slot types the model never saw in training (default: the "
+        "model's).",
+    ),
 ) -> None:
     """Parse utterances; print one JSON object per utterance (intent, ranking, entities with offsets).
 
@@ -128,7 +144,8 @@ def predict(
         lines.extend(line.rstrip("\r\n") for line in stream)  # CRLF files: no '\r' in the text
     if not lines:
         raise NLUError("nothing to parse: give utterances as arguments or --input FILE (- for stdin)")
-    predictions = _parse(_load_parser(model_dir, batch_size=batch_size, labels=labels), lines, batch_size)
+    parser = _load_parser(model_dir, batch_size, labels, bonuses=(intent_bonus, slot_bonus))
+    predictions = _parse(parser, lines, batch_size)
     for prediction in predictions:
         _echo_json(prediction.to_dict())
 
@@ -157,12 +174,36 @@ def export(
     labels: Path | None = typer.Option(
         None, "--labels", help="Zero-shot models: export with this YAML label set (intents, slot types)."
     ),
+    intent_bonus: float | None = typer.Option(
+        None,
+        "--unseen-intent-bonus",
+        min=0.0,
+        max=2.0,
+        help="With --labels: the cosine added to intents the model never saw in training (default: the model's, "
+        "0.15 unless its recipe said otherwise; 0 turns it off).",
+    ),
+    slot_bonus: float | None = typer.Option(
+        None,
+        "--unseen-slot-bonus",
+        min=0.0,
+        max=2.0,
+        help="With --labels: the cosine added to slot types the model never saw in training (default: the "
+        "model's).",
+    ),
 ) -> None:
     """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch."""
     from nlu.export import export_model
 
     report = export_model(
-        model_dir, out_dir, quantize=quantize, optimize=optimize, data=data, split=split, labels=labels
+        model_dir,
+        out_dir,
+        quantize=quantize,
+        optimize=optimize,
+        data=data,
+        split=split,
+        labels=labels,
+        unseen_intent_bonus=intent_bonus,
+        unseen_slot_bonus=slot_bonus,
     )
     parity = report["parity"]
     typer.echo(
@@ -416,7 +457,12 @@ def _json_option(name: str, text: str):
     return value
 
 
-def _load_parser(model_dir: Path, batch_size: int = 64, labels: Path | None = None):
+def _load_parser(
+    model_dir: Path,
+    batch_size: int = 64,
+    labels: Path | None = None,
+    bonuses: tuple[float | None, float | None] = (None, None),
+):
     """The parser for any model: a trained model directory (Predictor), an artifact directory from `nlu export`
     (runtime Parser, no torch needed) or a prompted LLM written by `nlu train` (architecture: prompting). Each
     keeps ``intent_labels`` and ``slot_labels``; :func:`_parse` calls it."""
@@ -427,15 +473,22 @@ def _load_parser(model_dir: Path, batch_size: int = 64, labels: Path | None = No
     if (model_dir / "nlu.json").is_file():
         from nlu.runtime import Parser
 
-        if labels is not None:
+        if labels is not None or bonuses != (None, None):
             raise NLUError(
                 f"--labels: {model_dir} is an exported artifact, whose label set is fixed; export the model again "
                 "with `nlu export MODEL OUT --labels FILE`"
             )
         return Parser.load(model_dir)
+    if bonuses != (None, None) and labels is None:
+        raise NLUError(
+            "--unseen-intent-bonus/--unseen-slot-bonus apply to a new label set: give --labels FILE too"
+        )
     from nlu.inference import Predictor
 
-    return Predictor.load(model_dir, batch_size=batch_size, labels=labels)
+    intent_bonus, slot_bonus = bonuses
+    return Predictor.load(
+        model_dir, batch_size, labels, unseen_intent_bonus=intent_bonus, unseen_slot_bonus=slot_bonus
+    )
 
 
 def _parse(parser, texts: list[str], batch_size: int = 64) -> list:

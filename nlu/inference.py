@@ -43,8 +43,17 @@ class Predictor:
         self.max_length: int = int(model.config.max_seq_length)
 
     @classmethod
-    def load(cls, model_dir: str | Path, batch_size: int = 64, labels: str | Path | None = None) -> Predictor:
-        """``labels``: a YAML label file that replaces a zero-shot model's intents and slot types."""
+    def load(
+        cls,
+        model_dir: str | Path,
+        batch_size: int = 64,
+        labels: str | Path | None = None,
+        unseen_intent_bonus: float | None = None,
+        unseen_slot_bonus: float | None = None,
+    ) -> Predictor:
+        """``labels``: a YAML label file that replaces a zero-shot model's intents and slot types; with it,
+        ``unseen_intent_bonus``/``unseen_slot_bonus`` replace the cosines that the intents/slot types training
+        never saw get (None: the model's)."""
         from nlu.models import apply_label_file, load_model
 
         model = load_model(model_dir)
@@ -52,8 +61,10 @@ class Predictor:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         except (OSError, ValueError) as err:
             raise ModelError(f"{model_dir}: the tokenizer files are missing or broken: {err}") from None
+        if (unseen_intent_bonus, unseen_slot_bonus) != (None, None) and labels is None:
+            raise ModelError("an unseen-label bonus applies to a new label set: give the label file too")
         if labels is not None:
-            apply_label_file(model, tokenizer, labels)
+            apply_label_file(model, tokenizer, labels, unseen_intent_bonus, unseen_slot_bonus)
             model.eval()
         return cls(model, tokenizer, batch_size=batch_size)
 

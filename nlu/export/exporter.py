@@ -312,13 +312,16 @@ def export_model(
     split: str = "dev",
     opset: int = 18,
     labels: str | Path | None = None,
+    unseen_intent_bonus: float | None = None,
+    unseen_slot_bonus: float | None = None,
 ) -> dict:
     """Export, check and write the artifact directory; return the export report.
 
     ``data``/``split``: a data set whose split is used for the parity check and for the exported model's
     scores beside the torch model's (default: the dev split of the model's training recipe if it can be read,
     else a built-in list of utterances and no scores). ``labels``: a YAML label file that gives a zero-shot model
-    a new label set before export (the artifact holds that label set).
+    a new label set before export (the artifact holds that label set); ``unseen_intent_bonus`` and
+    ``unseen_slot_bonus`` the cosines that its intents and slot types unseen in training get (None: the model's).
     Raises :class:`ExportError` (and leaves ``out_dir`` untouched) when the check fails.
     """
     from transformers import AutoTokenizer
@@ -332,8 +335,12 @@ def export_model(
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     model = load_model(model_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    if (unseen_intent_bonus, unseen_slot_bonus) != (None, None) and labels is None:
+        raise ExportError(
+            "--unseen-intent-bonus/--unseen-slot-bonus apply to a new label set: give --labels FILE"
+        )
     if labels is not None:
-        apply_label_file(model, tokenizer, labels)
+        apply_label_file(model, tokenizer, labels, unseen_intent_bonus, unseen_slot_bonus)
         model.eval()
     config = ONNX_CONFIGS.get(model.config.model_type)
     if config is None:

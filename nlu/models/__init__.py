@@ -82,8 +82,15 @@ def load_model(model_dir: str | Path) -> PreTrainedModel:
     return model
 
 
-def apply_label_file(model: PreTrainedModel, tokenizer, path: str | Path) -> None:
-    """Give a zero-shot model a new label set (intents and slot types with descriptions) from a YAML file."""
+def apply_label_file(
+    model: PreTrainedModel,
+    tokenizer,
+    path: str | Path,
+    unseen_intent_bonus: float | None = None,
+    unseen_slot_bonus: float | None = None,
+) -> None:
+    """Give a zero-shot model a new label set (intents and slot types with descriptions) from a YAML file; each
+    bonus given replaces the model's cosine bonus for intents or slot types unseen in training."""
     if not hasattr(model, "set_labels"):
         raise ModelError(
             f"--labels: the {model.config.model_type} architecture has a fixed label set; only the zeroshot "
@@ -92,4 +99,13 @@ def apply_label_file(model: PreTrainedModel, tokenizer, path: str | Path) -> Non
     from nlu.models.zeroshot import load_label_file
 
     intents, slot_types = load_label_file(path)
-    model.set_labels(intents, slot_types, tokenizer=tokenizer)
+    try:
+        model.set_labels(
+            intents,
+            slot_types,
+            tokenizer=tokenizer,
+            unseen_intent_bonus=unseen_intent_bonus,
+            unseen_slot_bonus=unseen_slot_bonus,
+        )
+    except ValueError as err:
+        raise ModelError(f"{path}: {err}") from None

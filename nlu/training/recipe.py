@@ -168,6 +168,16 @@ class ZeroShotSection(_Section):
         None,
         description="YAML {intents: {name: description}, slots: {name: description}} for the training labels",
     )
+    # ZeroShotConfig's defaults (a test checks); not imported, to keep transformers out of recipe validation
+    unseen_intent_bonus: float = Field(
+        0.15, ge=0.0, le=2.0, description="cosine added at prediction time to intents that training never saw"
+    )
+    unseen_slot_bonus: float = Field(
+        0.0,
+        ge=0.0,
+        le=2.0,
+        description="cosine added at prediction time to slot types that training never saw",
+    )
 
 
 class PromptingBackendSection(_Section):

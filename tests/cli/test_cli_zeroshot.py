@@ -63,3 +63,27 @@ def test_a_fixed_label_model_refuses_labels(tiny_model_dir, tmp_path, monkeypatc
     labels.write_text(LABELS, encoding="utf-8")
     code, _, err = run_main(monkeypatch, capsys, "predict", tiny_model_dir, "hi", "--labels", labels)
     assert code == 2 and "only the zeroshot architecture" in err
+
+
+def test_unseen_bonus_favours_the_labels_training_never_saw(zeroshot_model, tmp_path, monkeypatch, capsys):
+    trained = json.loads((zeroshot_model / "config.json").read_text())["intent_labels"][1]
+    labels = tmp_path / "labels.yaml"
+    labels.write_text(f"intents:\n  {trained}:\n  order_pizza: order a pizza\n", encoding="utf-8")
+    # cosines lie in [-1, 1]: a bonus of 2 puts every new label above every trained one
+    code, out, err = run_main(
+        monkeypatch,
+        capsys,
+        "predict",
+        zeroshot_model,
+        "hello",
+        "--labels",
+        labels,
+        "--unseen-intent-bonus",
+        "2",
+    )
+    assert code == 0, err
+    assert json.loads(out)["intent"]["name"] == "order_pizza"
+    code, _, err = run_main(
+        monkeypatch, capsys, "predict", zeroshot_model, "hello", "--unseen-slot-bonus", "0.1"
+    )
+    assert code == 2 and "give --labels" in err

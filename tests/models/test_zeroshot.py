@@ -210,6 +210,64 @@ def test_set_labels_scores_unseen_labels_without_changing_weights(tiny_backbone)
     assert model.label_proj.weight.grad.abs().sum() > 0
 
 
+def test_labels_unseen_in_training_get_the_bonus_and_trained_ones_do_not(tiny_backbone):
+    model = build(tiny_backbone).eval()
+    assert model.config.trained_intents == ["play_music", "set_alarm", "get_weather"]
+    assert model.config.trained_slot_types == ["song", "time"]
+    mixed_intents = {"play_music": "play a song", "BookTaxi": "order a cab", "get_weather": ""}
+    mixed_types = {"time": "a time of day", "dish": ""}
+    inputs = inputs_of(model)
+    model.set_labels(mixed_intents, mixed_types, unseen_intent_bonus=0.0, unseen_slot_bonus=0.0)
+    assert model.new_labels() == (["BookTaxi"], ["dish"])
+    with torch.no_grad():
+        plain = model(**inputs)
+    model.set_labels(mixed_intents, mixed_types, unseen_intent_bonus=0.3, unseen_slot_bonus=0.2)
+    with torch.no_grad():
+        calibrated = model(**inputs)
+    shift = 0.3 * model.logit_scale()
+    intent_shift = (
+        calibrated.intent_logits - plain.intent_logits
+    )  # columns: UNK, play_music, BookTaxi, get_weather
+    assert torch.allclose(intent_shift[:, 2], shift.expand(BATCH))
+    assert torch.all(intent_shift[:, [0, 1, 3]] == 0)
+    tags = model.config.slot_labels  # UNK, O, B-time, I-time, B-dish, I-dish
+    slot_shift = calibrated.slot_logits - plain.slot_logits
+    for column, tag in enumerate(tags):
+        expected = 0.2 * model.logit_scale() if tag.endswith("-dish") else torch.tensor(0.0)
+        assert torch.allclose(slot_shift[..., column], expected.expand(BATCH, SEQ_LEN)), tag
+    # a new label set changes neither the trained labels nor, unless given, the bonus
+    assert (model.config.unseen_intent_bonus, model.config.unseen_slot_bonus) == (0.3, 0.2)
+    assert model.config.trained_intents == ["play_music", "set_alarm", "get_weather"]
+
+
+def test_the_unseen_label_bonus_is_checked_and_saved(tiny_backbone, tmp_path):
+    with pytest.raises(ValueError, match="unseen_intent_bonus"):
+        ZeroShotConfig(intent_labels=LABELS.intents, slot_labels=LABELS.slots, unseen_intent_bonus=-0.1)
+    model = build(tiny_backbone, unseen_intent_bonus=0.2, unseen_slot_bonus=0.1).eval()
+    with pytest.raises(ValueError, match="unseen_slot_bonus"):
+        model.set_labels(NEW_INTENTS, NEW_SLOT_TYPES, unseen_slot_bonus=3.0)
+    model.set_labels(NEW_INTENTS, NEW_SLOT_TYPES)  # keeps the builder's bonuses
+    model.save_pretrained(tmp_path, safe_serialization=True)
+    loaded = ZeroShotForIntentSlot.from_pretrained(tmp_path)
+    assert (loaded.config.unseen_intent_bonus, loaded.config.unseen_slot_bonus) == (0.2, 0.1)
+    assert loaded.new_labels() == (list(NEW_INTENTS), list(NEW_SLOT_TYPES))
+    inputs = inputs_of(model)
+    with torch.no_grad():
+        assert torch.equal(model(**inputs).intent_logits, loaded(**inputs).intent_logits)
+    # a config saved before the field existed: its labels are the trained ones
+    old = ZeroShotConfig(intent_labels=LABELS.intents, slot_labels=LABELS.slots)
+    assert old.trained_intents == LABELS.intents[1:] and old.trained_slot_types == ["song", "time"]
+
+
+def test_the_recipe_default_bonus_is_the_models():
+    from nlu.models.zeroshot import configuration_zeroshot as config
+    from nlu.training.recipe import ZeroShotSection
+
+    section = ZeroShotSection()
+    assert section.unseen_intent_bonus == config.DEFAULT_UNSEEN_INTENT_BONUS
+    assert section.unseen_slot_bonus == config.DEFAULT_UNSEEN_SLOT_BONUS
+
+
 def test_set_labels_needs_a_tokenizer_and_valid_names(tiny_backbone):
     model = build(tiny_backbone).eval()
     model.label_tokenizer = None

@@ -28,7 +28,14 @@ from transformers import initialization as init
 from nlu.data.labels import LabelVocab
 from nlu.errors import ModelError
 from nlu.models.backbones import build_encoder, load_pretrained_encoder, resolve_backbone
-from nlu.models.zeroshot.configuration_zeroshot import UNK, ZeroShotConfig, slot_types_of
+from nlu.models.zeroshot.configuration_zeroshot import (
+    DEFAULT_UNSEEN_INTENT_BONUS,
+    DEFAULT_UNSEEN_SLOT_BONUS,
+    UNK,
+    ZeroShotConfig,
+    check_unseen_bonus,
+    slot_types_of,
+)
 from nlu.models.zeroshot.descriptions import label_text
 from nlu.modules.decoding import MASKED, decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
@@ -118,13 +125,44 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         self.slot_types = types
         self._slot_columns = tuple(columns)
         self._label_batch: tuple[torch.Tensor, torch.Tensor] | None = None
+        # calibrated stacking: the cosine bonus of each intent and slot type, 0 for the trained ones
+        new_intents, new_types = (set(names) for names in self.new_labels())
+        self._intent_bonus = tuple(
+            self.config.unseen_intent_bonus if name in new_intents else 0.0
+            for name in self.config.intent_labels[1:]
+        )
+        self._slot_type_bonus = tuple(self.config.unseen_slot_bonus if t in new_types else 0.0 for t in types)
 
-    def set_labels(self, intents: dict[str, str], slot_types: dict[str, str], tokenizer=None) -> None:
+    def new_labels(self) -> tuple[list[str], list[str]]:
+        """The intents and slot types of the current label set that training never saw."""
+        trained_intents, trained_types = set(self.config.trained_intents), set(self.config.trained_slot_types)
+        return (
+            [name for name in self.config.intent_labels[1:] if name not in trained_intents],
+            [t for t in slot_types_of(self.config.slot_labels) if t not in trained_types],
+        )
+
+    def set_labels(
+        self,
+        intents: dict[str, str],
+        slot_types: dict[str, str],
+        tokenizer=None,
+        unseen_intent_bonus: float | None = None,
+        unseen_slot_bonus: float | None = None,
+    ) -> None:
         """Replace the label set. ``intents``: intent name -> description; ``slot_types``: slot type ->
         description (``""`` for none). The vocabularies become ``["UNK", *intents]`` and ``["UNK", "O", "B-t1",
         "I-t1", ...]`` in the given order. The weights do not change. ``tokenizer`` (default:
-        ``self.label_tokenizer``) tokenises the new label texts; it must be the backbone's own."""
+        ``self.label_tokenizer``) tokenises the new label texts; it must be the backbone's own.
+        ``unseen_intent_bonus``, ``unseen_slot_bonus``: the cosines added to the intents and slot types that
+        training never saw (None: keep the config's)."""
         problems = [f"intent {name!r}: reserved name" for name in intents if name == UNK]
+        bonuses = {"unseen_intent_bonus": unseen_intent_bonus, "unseen_slot_bonus": unseen_slot_bonus}
+        for name, value in bonuses.items():
+            try:
+                if value is not None:
+                    check_unseen_bonus(name, value)
+            except ValueError as err:
+                problems.append(str(err))
         problems += [
             f"{kind} {name!r}: a name must be a non-empty string and a description a string"
             for kind, labels in (("intent", intents), ("slot type", slot_types))
@@ -140,6 +178,9 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         self.config.slot_labels = [UNK, "O", *[f"{p}-{t}" for t in slot_types for p in ("B", "I")]]
         self.config.intent_descriptions = dict(intents)
         self.config.slot_descriptions = dict(slot_types)
+        for name, value in bonuses.items():
+            if value is not None:
+                setattr(self.config, name, float(value))
         self.config.label_token_ids = tokenize_label_texts(
             tokenizer, label_texts(self.config), self.config.label_max_length
         )
@@ -260,8 +301,8 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         scale = self.logit_scale()
 
         utterance = nn.functional.normalize(self.utterance_proj(hidden[:, 0]), dim=-1)  # (batch, dim)
-        intent_scores = scale * utterance @ intent_embeddings.T  # (batch, num_intents - 1)
-        intent_logits = torch.cat([torch.full_like(utterance[:, :1], MASKED), intent_scores], dim=-1)
+        intent_cosines = self._with_bonus(utterance @ intent_embeddings.T, self._intent_bonus)
+        intent_logits = torch.cat([torch.full_like(utterance[:, :1], MASKED), scale * intent_cosines], dim=-1)
 
         begin = nn.functional.normalize(self.begin_proj(hidden), dim=-1)  # (batch, seq_len, dim)
         inside = nn.functional.normalize(self.inside_proj(hidden), dim=-1)
@@ -270,8 +311,8 @@ class ZeroShotForIntentSlot(PreTrainedModel):
             [
                 torch.full_like(o_scores, MASKED),
                 o_scores,
-                scale * begin @ type_embeddings.T,  # (batch, seq_len, num_slot_types)
-                scale * inside @ type_embeddings.T,
+                scale * self._with_bonus(begin @ type_embeddings.T, self._slot_type_bonus),  # (b, len, types)
+                scale * self._with_bonus(inside @ type_embeddings.T, self._slot_type_bonus),
             ],
             dim=-1,
         )
@@ -281,6 +322,13 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         return joint_output(
             intent_logits, slot_logits, intent_labels, slot_labels, self.config.intent_loss_coef
         )
+
+    @staticmethod
+    def _with_bonus(cosines: torch.Tensor, bonus: tuple[float, ...]) -> torch.Tensor:
+        """``cosines`` (..., num_labels) plus each label's bonus; unchanged (and no graph node) when all are 0."""
+        if not any(bonus):
+            return cosines
+        return cosines + torch.tensor(bonus, dtype=cosines.dtype, device=cosines.device)
 
     @torch.no_grad()
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
@@ -299,6 +347,8 @@ def build_zeroshot(
     embed_dim: int = 256,
     label_max_length: int = 32,
     descriptions: tuple[dict[str, str], dict[str, str]] | None = None,
+    unseen_intent_bonus: float = DEFAULT_UNSEEN_INTENT_BONUS,
+    unseen_slot_bonus: float = DEFAULT_UNSEEN_SLOT_BONUS,
 ) -> ZeroShotForIntentSlot:
     """A zero-shot model on a pretrained backbone, its projections initialised at random, the backbone's
     tokenizer attached as ``label_tokenizer``. ``descriptions``: (intent name -> description, slot type ->
@@ -323,6 +373,8 @@ def build_zeroshot(
         },
         slot_descriptions={t: slot_descriptions[t] for t in types if t in slot_descriptions},
         label_max_length=label_max_length,
+        unseen_intent_bonus=unseen_intent_bonus,
+        unseen_slot_bonus=unseen_slot_bonus,
     )
     config.label_token_ids = tokenize_label_texts(tokenizer, label_texts(config), config.label_max_length)
     model = ZeroShotForIntentSlot(config)
