@@ -32,6 +32,22 @@ app.add_typer(generate_app, name="generate")
 SetOption = typer.Option(
     None, "--set", help="Override a recipe key: --set training.epochs=3 (repeatable).", show_default=False
 )
+# zero-shot models, with --labels: calibrated stacking for the labels training never saw
+IntentBonusOption = typer.Option(
+    None,
+    "--unseen-intent-bonus",
+    min=0.0,
+    max=2.0,
+    help="With --labels: the cosine added to intents the model never saw in training (default: the model's, "
+    "0.15 unless its recipe said otherwise; 0 turns it off).",
+)
+SlotBonusOption = typer.Option(
+    None,
+    "--unseen-slot-bonus",
+    min=0.0,
+    max=2.0,
+    help="With --labels: the cosine added to slot types the model never saw in training (default: the model's).",
+)
 
 
 def _echo_json(obj: dict) -> None:
@@ -118,22 +134,8 @@ def predict(
         "--labels",
         help="Zero-shot models: a YAML file of intents and slot types with descriptions to use.",
     ),
-    intent_bonus: float | None = typer.Option(
-        None,
-        "--unseen-intent-bonus",
-        min=0.0,
-        max=2.0,
-        help="With --labels: the cosine added to intents the model never saw in training (default: the model's, "
-        "0.15 unless its recipe said otherwise; 0 turns it off).",
-    ),
-    slot_bonus: float | None = typer.Option(
-        None,
-        "--unseen-slot-bonus",
-        min=0.0,
-        max=2.0,
-        help="With --labels: the cosine added to slot types the model never saw in training (default: the "
-        "model's).",
-    ),
+    intent_bonus: float | None = IntentBonusOption,
+    slot_bonus: float | None = SlotBonusOption,
 ) -> None:
     """Parse utterances; print one JSON object per utterance (intent, ranking, entities with offsets).
 
@@ -174,22 +176,8 @@ def export(
     labels: Path | None = typer.Option(
         None, "--labels", help="Zero-shot models: export with this YAML label set (intents, slot types)."
     ),
-    intent_bonus: float | None = typer.Option(
-        None,
-        "--unseen-intent-bonus",
-        min=0.0,
-        max=2.0,
-        help="With --labels: the cosine added to intents the model never saw in training (default: the model's, "
-        "0.15 unless its recipe said otherwise; 0 turns it off).",
-    ),
-    slot_bonus: float | None = typer.Option(
-        None,
-        "--unseen-slot-bonus",
-        min=0.0,
-        max=2.0,
-        help="With --labels: the cosine added to slot types the model never saw in training (default: the "
-        "model's).",
-    ),
+    intent_bonus: float | None = IntentBonusOption,
+    slot_bonus: float | None = SlotBonusOption,
 ) -> None:
     """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch."""
     from nlu.export import export_model
