@@ -39,7 +39,7 @@ IntentBonusOption = typer.Option(
     min=0.0,
     max=2.0,
     help="With --labels: the cosine added to intents the model never saw in training (default: the model's, "
-    "0.15 unless its recipe said otherwise; 0 turns it off).",
+    "0 unless its recipe said otherwise).",
 )
 SlotBonusOption = typer.Option(
     None,

@@ -170,13 +170,18 @@ class ZeroShotSection(_Section):
     )
     # ZeroShotConfig's defaults (a test checks); not imported, to keep transformers out of recipe validation
     unseen_intent_bonus: float = Field(
-        0.15, ge=0.0, le=2.0, description="cosine added at prediction time to intents that training never saw"
+        0.0, ge=0.0, le=2.0, description="cosine added at prediction time to intents that training never saw"
     )
     unseen_slot_bonus: float = Field(
         0.0,
         ge=0.0,
         le=2.0,
         description="cosine added at prediction time to slot types that training never saw",
+    )
+    intent_scoring: Literal["auto", "head", "encoder"] = Field(
+        "auto",
+        description="score intents with the trained heads (head), in the encoder's own space (encoder), or "
+        "encoder when the label set has intents training never saw (auto)",
     )
 
 

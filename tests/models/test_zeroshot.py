@@ -211,7 +211,7 @@ def test_set_labels_scores_unseen_labels_without_changing_weights(tiny_backbone)
 
 
 def test_labels_unseen_in_training_get_the_bonus_and_trained_ones_do_not(tiny_backbone):
-    model = build(tiny_backbone).eval()
+    model = build(tiny_backbone, intent_scoring="head").eval()
     assert model.config.trained_intents == ["play_music", "set_alarm", "get_weather"]
     assert model.config.trained_slot_types == ["song", "time"]
     mixed_intents = {"play_music": "play a song", "BookTaxi": "order a cab", "get_weather": ""}
@@ -238,6 +238,49 @@ def test_labels_unseen_in_training_get_the_bonus_and_trained_ones_do_not(tiny_ba
     # a new label set changes neither the trained labels nor, unless given, the bonus
     assert (model.config.unseen_intent_bonus, model.config.unseen_slot_bonus) == (0.3, 0.2)
     assert model.config.trained_intents == ["play_music", "set_alarm", "get_weather"]
+
+
+def test_intents_are_scored_in_the_encoder_space_when_one_is_new(tiny_backbone):
+    model = build(tiny_backbone).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_backbone))
+    inputs = inputs_of(model)
+    trained_only = {"play_music": "play a song", "get_weather": ""}
+    with_new = trained_only | {"BookTaxi": "order a cab"}
+
+    def encoder_space_logits(intents: dict[str, str]) -> torch.Tensor:
+        def pooled(ids, mask):
+            states = model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+            weights = mask.unsqueeze(-1).float()
+            return torch.nn.functional.normalize((states * weights).sum(1) / weights.sum(1), dim=-1)
+
+        texts = tokenizer([label_text(n, d) for n, d in intents.items()], return_tensors="pt", padding=True)
+        labels = pooled(texts["input_ids"], texts["attention_mask"])
+        return model.logit_scale() * pooled(inputs["input_ids"], inputs["attention_mask"]) @ labels.T
+
+    with torch.no_grad():
+        model.set_labels(with_new, {}, tokenizer=tokenizer)  # auto, a new intent: the encoder space
+        assert model.config.intent_scoring == "auto"
+        assert torch.allclose(model(**inputs).intent_logits[:, 1:], encoder_space_logits(with_new), atol=1e-5)
+        model.set_labels(trained_only, {}, tokenizer=tokenizer)  # auto, only trained intents: the heads
+        heads = model(**inputs).intent_logits[:, 1:]
+        assert not torch.allclose(heads, encoder_space_logits(trained_only), atol=1e-3)
+        model.config.intent_scoring = "encoder"  # always the encoder space
+        model.set_labels(trained_only, {}, tokenizer=tokenizer)
+        assert torch.allclose(
+            model(**inputs).intent_logits[:, 1:], encoder_space_logits(trained_only), atol=1e-5
+        )
+        model.config.intent_scoring = "head"  # always the heads, new intent or not
+        model.set_labels(trained_only, {}, tokenizer=tokenizer)
+        assert torch.equal(model(**inputs).intent_logits[:, 1:], heads)
+    # training trains the heads whatever the setting
+    model.config.intent_scoring = "encoder"
+    model.set_labels(with_new, {}, tokenizer=tokenizer)
+    model.train()
+    batch = make_batch(model.encoder.config.vocab_size, 2)
+    model(**batch | {"slot_labels": torch.where(batch["slot_labels"] >= 0, 1, -100)}).loss.backward()
+    assert model.utterance_proj.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="intent_scoring"):
+        ZeroShotConfig(intent_labels=LABELS.intents, slot_labels=LABELS.slots, intent_scoring="cls")
 
 
 def test_the_unseen_label_bonus_is_checked_and_saved(tiny_backbone, tmp_path):
@@ -410,7 +453,8 @@ def test_onnx_export_bakes_in_the_label_embeddings(tiny_backbone, tmp_path):
     softmaxes = [node for node in graph.node if node.op_type == "Softmax"]
     assert len(softmaxes) <= model.encoder.config.num_hidden_layers  # one attention per layer, one encoder
     constants = [numpy_helper.to_array(t) for t in graph.initializer]
-    for cache in (model.intent_label_cache.numpy(), model.slot_type_cache.numpy()):
+    assert model.new_labels()[0]  # new intents: scored in the encoder space, against the label texts' states
+    for cache in (model.intent_text_cache.numpy(), model.slot_type_cache.numpy()):
         assert any(
             np.allclose(c, form) for c in constants for form in (cache, cache.T) if c.shape == form.shape
         )

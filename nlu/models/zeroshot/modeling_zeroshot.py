@@ -84,6 +84,8 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         # function of the weights and the label texts.
         self.register_buffer("intent_label_cache", None, persistent=False)
         self.register_buffer("slot_type_cache", None, persistent=False)
+        # the intents' label texts in the encoder's own space (mean-pooled, L2-normed), for intent_scoring
+        self.register_buffer("intent_text_cache", None, persistent=False)
         # Needed only to tokenise label texts that config.label_token_ids lacks (set_labels); never saved.
         self.label_tokenizer = None
         self._index_labels()
@@ -132,6 +134,8 @@ class ZeroShotForIntentSlot(PreTrainedModel):
             for name in self.config.intent_labels[1:]
         )
         self._slot_type_bonus = tuple(self.config.unseen_slot_bonus if t in new_types else 0.0 for t in types)
+        mode = self.config.intent_scoring
+        self._intents_in_encoder_space = mode == "encoder" or (mode == "auto" and bool(new_intents))
 
     def new_labels(self) -> tuple[list[str], list[str]]:
         """The intents and slot types of the current label set that training never saw."""
@@ -201,10 +205,10 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         was_training = self.encoder.training
         self.encoder.eval()  # no dropout in the cached embeddings
         try:
-            intents, types = self._encode_labels()
+            intents, types, texts = self._encode_labels()
         finally:
             self.encoder.train(was_training)
-        self.intent_label_cache, self.slot_type_cache = intents, types
+        self.intent_label_cache, self.slot_type_cache, self.intent_text_cache = intents, types, texts
 
     def train(self, mode: bool = True) -> ZeroShotForIntentSlot:
         """Train mode drops the label cache (labels are re-encoded at each step); eval mode fills it."""
@@ -214,7 +218,7 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         return self
 
     def _refresh_cache(self) -> None:
-        self.intent_label_cache = self.slot_type_cache = None
+        self.intent_label_cache = self.slot_type_cache = self.intent_text_cache = None
         on_meta = (
             self.log_logit_scale.device.type == "meta"
         )  # from_pretrained builds the model before loading
@@ -252,19 +256,20 @@ class ZeroShotForIntentSlot(PreTrainedModel):
             self._label_batch = (ids.to(device), mask.to(device))
         return self._label_batch
 
-    def _encode_labels(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """All label texts in one encoder batch -> L2-normalised embeddings, (num_intents - 1, embed_dim) for
-        the intents and (num_slot_types, embed_dim) for the slot types."""
+    def _encode_labels(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """All label texts in one encoder batch -> L2-normalised embeddings: (num_intents - 1, embed_dim) for the
+        intents and (num_slot_types, embed_dim) for the slot types, projected; and (num_intents - 1, hidden) for
+        the intents in the encoder's own space."""
         ids, mask = self._label_inputs()
         num_intents = len(self.config.intent_labels) - 1
         if ids.shape[0] == 0:
             empty = self.log_logit_scale.new_zeros(0, self.config.embed_dim)
-            return empty, empty
+            return empty, empty, self.log_logit_scale.new_zeros(0, self.encoder.config.hidden_size)
         states = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        weights = mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)  # masked mean
+        pooled = mean_pool(states, mask)
         embedded = nn.functional.normalize(self.label_proj(pooled), dim=-1)
-        return embedded[:num_intents], embedded[num_intents:]
+        texts = nn.functional.normalize(pooled[:num_intents], dim=-1)
+        return embedded[:num_intents], embedded[num_intents:], texts
 
     # --- forward -----------------------------------------------------------------------------------------------
 
@@ -288,20 +293,25 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         intent_logits: (batch, num_intents); slot_logits: (batch, seq_len, num_slot_tags), both in vocabulary
         order, with UNK at the constant ``MASKED``."""
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-        if self.lexicon_gate is not None:
-            hidden = self.lexicon_gate(hidden, lexicon_features)
+        encoded = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        hidden = encoded if self.lexicon_gate is None else self.lexicon_gate(encoded, lexicon_features)
         hidden = self.dropout(hidden)
         if self.training:
-            intent_embeddings, type_embeddings = self._encode_labels()
+            intent_embeddings, type_embeddings, _ = self._encode_labels()
         else:
             if self.intent_label_cache is None:
                 self.prepare_labels()
             intent_embeddings, type_embeddings = self.intent_label_cache, self.slot_type_cache
         scale = self.logit_scale()
 
-        utterance = nn.functional.normalize(self.utterance_proj(hidden[:, 0]), dim=-1)  # (batch, dim)
-        intent_cosines = self._with_bonus(utterance @ intent_embeddings.T, self._intent_bonus)
+        if self._intents_in_encoder_space and not self.training:
+            # the utterance's mean-pooled encoder states against the label texts' (see intent_scoring)
+            utterance = nn.functional.normalize(mean_pool(encoded, attention_mask), dim=-1)  # (batch, hidden)
+            intent_cosines = utterance @ self.intent_text_cache.T
+        else:
+            utterance = nn.functional.normalize(self.utterance_proj(hidden[:, 0]), dim=-1)  # (batch, dim)
+            intent_cosines = utterance @ intent_embeddings.T
+        intent_cosines = self._with_bonus(intent_cosines, self._intent_bonus)  # (batch, num_intents - 1)
         intent_logits = torch.cat([torch.full_like(utterance[:, :1], MASKED), scale * intent_cosines], dim=-1)
 
         begin = nn.functional.normalize(self.begin_proj(hidden), dim=-1)  # (batch, seq_len, dim)
@@ -336,6 +346,12 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         return decode_joint(out.intent_logits, out.slot_logits, word_mask)
 
 
+def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(batch, seq_len, hidden) states, (batch, seq_len) mask -> (batch, hidden), the mean over unmasked positions."""
+    weights = mask.unsqueeze(-1).to(states.dtype)
+    return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
 def build_zeroshot(
     backbone: str,
     labels: LabelVocab,
@@ -349,6 +365,7 @@ def build_zeroshot(
     descriptions: tuple[dict[str, str], dict[str, str]] | None = None,
     unseen_intent_bonus: float = DEFAULT_UNSEEN_INTENT_BONUS,
     unseen_slot_bonus: float = DEFAULT_UNSEEN_SLOT_BONUS,
+    intent_scoring: str = "auto",
 ) -> ZeroShotForIntentSlot:
     """A zero-shot model on a pretrained backbone, its projections initialised at random, the backbone's
     tokenizer attached as ``label_tokenizer``. ``descriptions``: (intent name -> description, slot type ->
@@ -375,6 +392,7 @@ def build_zeroshot(
         label_max_length=label_max_length,
         unseen_intent_bonus=unseen_intent_bonus,
         unseen_slot_bonus=unseen_slot_bonus,
+        intent_scoring=intent_scoring,
     )
     config.label_token_ids = tokenize_label_texts(tokenizer, label_texts(config), config.label_max_length)
     model = ZeroShotForIntentSlot(config)
