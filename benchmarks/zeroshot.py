@@ -109,17 +109,22 @@ def score(
     from nlu.inference import Predictor
 
     intent_bonus, slot_bonus = bonuses
-    model.config.intent_scoring = intent_scoring or model.config.intent_scoring
-    model.set_labels(
-        *labels, tokenizer=tokenizer, unseen_intent_bonus=intent_bonus, unseen_slot_bonus=slot_bonus
-    )
-    model.eval()
-    predictions = Predictor(model, tokenizer).predict_examples(data)
+    own_scoring = model.config.intent_scoring
+    model.config.intent_scoring = intent_scoring or own_scoring
+    try:
+        model.set_labels(
+            *labels, tokenizer=tokenizer, unseen_intent_bonus=intent_bonus, unseen_slot_bonus=slot_bonus
+        )
+        model.eval()
+        predictions = Predictor(model, tokenizer).predict_examples(data)
+        used = model.config.intent_scoring
+    finally:
+        model.config.intent_scoring = own_scoring  # the next call's set_labels starts from the model's own
     overall = evaluate_predictions(data, predictions, bootstrap=0).summary()
     out = {k: overall[k] for k in ("intent_accuracy", "slot_f1", "exact_match")}
     out["unseen_intent_bonus"] = model.config.unseen_intent_bonus
     out["unseen_slot_bonus"] = model.config.unseen_slot_bonus
-    out["intent_scoring"] = model.config.intent_scoring
+    out["intent_scoring"] = used
     if unseen_intent:
         unseen = [
             p.intent == ex.intent
