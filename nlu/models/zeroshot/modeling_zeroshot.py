@@ -12,9 +12,10 @@ start, kept in [1, 100]). ``O`` has no description to compare with: a linear sco
 
 Those heads fit the labels they were trained on and pull a new intent towards a close trained one. So when the
 label set has an intent that training never saw, intents are scored below the heads, in the encoder's own space:
-the utterance's mean-pooled states against each label text's (``config.intent_scoring``; SNIPS with one intent
-held out: 94% of it found instead of 0%). Labels unseen in training can also get a calibration bonus, a cosine
-added to their scores (``unseen_intent_bonus``, ``unseen_slot_bonus``; Chao et al. 2016).
+the utterance's mean-pooled states against each label text's (``config.intent_scoring``). On SNIPS test, with
+one intent held out in turn, that finds 65% of its utterances on average instead of 6%. Labels unseen in training
+can also get a calibration bonus, a cosine added to their scores (``unseen_intent_bonus``,
+``unseen_slot_bonus``; Chao et al. 2016).
 
 Training re-encodes every label text at each step, so the label encoder is fine-tuned with the rest. In eval
 mode the label embeddings come from a cache that ``eval()`` (or :meth:`prepare_labels`) fills without gradients,
