@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from nlu.data.example import Example
+from nlu.modules.pooling import mean_pool
 from nlu.prompting.prompts import utterance_text
 
 
@@ -66,8 +67,7 @@ class ExampleRetriever:
                 return_tensors="pt",
             )
             states = self._model(**batch).last_hidden_state  # (batch, seq_len, hidden)
-            mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)  # (batch, seq_len, 1)
-            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            pooled = mean_pool(states, batch["attention_mask"])
             chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
         if not chunks:
             return torch.zeros(0, self._model.config.hidden_size)

@@ -30,6 +30,7 @@ from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.pooling import mean_pool
 from nlu.modules.transformer_layer import AlignedDecoderLayer, EncoderLayer, PackedAttention, attention_bias
 
 
@@ -127,8 +128,7 @@ class CtranForIntentSlot(PreTrainedModel):
         attended = self.intent_attention(states, None, bias)
         # Masked mean: after the CNN and Transformer layers the first token has no special role, and the
         # paper's flattening of a fixed-length sequence would tie the head to one padded length.
-        keep = attention_mask[:, :, None].to(attended.dtype)
-        pooled = (attended * keep).sum(1) / keep.sum(1).clamp(min=1.0)  # (batch, hidden)
+        pooled = mean_pool(attended, attention_mask)  # (batch, hidden)
         intent_logits = self.intent_classifier(self.dropout(pooled))
 
         # Self-attention sees only the diagonal, so it needs no padding mask; cross-attention sees every real

@@ -47,6 +47,7 @@ from nlu.models.zeroshot.descriptions import label_text
 from nlu.modules.decoding import MASKED, decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.pooling import mean_pool
 
 INITIAL_SCALE = 10.0  # temperature 0.1
 MIN_SCALE, MAX_SCALE = 1.0, 100.0
@@ -351,12 +352,6 @@ class ZeroShotForIntentSlot(PreTrainedModel):
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
         """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
         return decode_joint(out.intent_logits, out.slot_logits, word_mask)
-
-
-def mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(batch, seq_len, hidden) states, (batch, seq_len) mask -> (batch, hidden), the mean over unmasked positions."""
-    weights = mask.unsqueeze(-1).to(states.dtype)
-    return (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
 def build_zeroshot(
