@@ -269,12 +269,15 @@ def bar_lines(dataset: str, groups: dict) -> list[str]:
         out.append(f"- Issue 2 bar for JointBERT+CRF ({bar}): {'met' if ok else 'not met'}.")
     published = next((p[3] for p in PUBLISHED if p[0] == dataset and p[1].startswith("JointBERT+CRF")), None)
     if published and len(means) > 1:
-        best = max(means, key=lambda m: means[m]["exact_match"])
-        ok = all(means[best][m] >= v for m, v in zip(METRICS, published, strict=True))
+        # met when some model reaches every published figure; else name the best by exact match
+        reaching = [
+            m for m in means if all(means[m][k] >= v for k, v in zip(METRICS, published, strict=True))
+        ]
+        best = max(reaching or means, key=lambda m: means[m]["exact_match"])
         shown = " / ".join(f"{100 * means[best][m]:.2f}" for m in METRICS)
         out.append(
             f"- Issue 5 bar, the best model (by exact match: {MODEL_NAMES.get(best, best)}, {shown}) reaches "
-            f"JointBERT+CRF's published figures: {'met' if ok else 'not met'}."
+            f"JointBERT+CRF's published figures: {'met' if reaching else 'not met'}."
         )
     if (
         "slotrefine" in means
