@@ -137,6 +137,16 @@ def add_latency(records: list[dict], runs_dir: Path, remeasure: bool) -> None:
             (dirs[_run_name(r)] / "benchmark.json").write_text(json.dumps(r, indent=2))
 
 
+def parameter_count(model_dir: Path) -> int:
+    """Weights in a saved model (``model.safetensors``), counted from the file's header without loading it."""
+    import math
+
+    from safetensors import safe_open
+
+    with safe_open(str(model_dir / "model.safetensors"), "np") as f:
+        return sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys())  # noqa: SIM118 (safe_open is not iterable)
+
+
 def _run_name(record: dict) -> str:
     return f"{record['dataset']}-{_model(record['recipe'])}-seed{record['seed']}"
 
@@ -169,6 +179,9 @@ def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path) -> dict:
             "test": test,
         }
         done.write_text(json.dumps(record, indent=2))
+    if "parameters" not in record:  # runs finished before the count was kept
+        record["parameters"] = parameter_count(run_dir / "best")
+        done.write_text(json.dumps(record, indent=2))
     return record
 
 
@@ -197,7 +210,8 @@ def write_results(records: list[dict], command: str, out: Path, notes: list[str]
         "(all-MiniLM-L6-v2: 6 layers, hidden 384, 22.7M parameters; BERT-base has 110M). Mean ± sample standard",
         "deviation over seeds; percentages. Slot F1 is span-level (seqeval, conlleval-compatible); exact match is",
         "the share of utterances with the right intent and every slot tag right. Gold labels that never occur in",
-        "training count as errors (ATIS test has some). ONNX p50: the median time `nlu.runtime.Parser.parse`",
+        "training count as errors (ATIS test has some). Parameters: every weight of the trained model, encoder",
+        "and heads (the heads' size grows with the label sets). ONNX p50: the median time `nlu.runtime.Parser.parse`",
         f"takes for one test utterance on one thread ({LATENCY_UTTERANCES} utterances x {LATENCY_ROUNDS} rounds; the",
         "artifact `nlu export --quantize int8` writes), tokenisation and decoding included. The runs of a data",
         "set are timed in one sitting, each round taking every model in turn.",
@@ -212,8 +226,9 @@ def write_results(records: list[dict], command: str, out: Path, notes: list[str]
         lines += [
             f"## {dataset}",
             "",
-            "| model | recipe | seeds | intent accuracy | slot F1 | exact match | training (min) | ONNX p50 (ms) |",
-            "|---|---|---|---|---|---|---|---|",
+            "| model | recipe | parameters | seeds | intent accuracy | slot F1 | exact match | training (min) "
+            "| ONNX p50 (ms) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         rows = sorted(
             ((r, rs) for (d, r), rs in groups.items() if d == dataset),
@@ -224,9 +239,11 @@ def write_results(records: list[dict], command: str, out: Path, notes: list[str]
             minutes = statistics.mean(r["train_seconds"] / 60 for r in rs)
             latency = [r["onnx"]["p50_ms"] for r in rs if "onnx" in r]
             p50 = _mean_std(latency, scale=1.0) if latency else "-"
+            counts = [r["parameters"] for r in rs if "parameters" in r]
+            params = f"{statistics.mean(counts) / 1e6:.1f}M" if counts else "-"
             lines.append(
-                f"| {MODEL_NAMES.get(_model(recipe), _model(recipe))} | `{recipe}` | {len(rs)} | {' | '.join(cells)} | "
-                f"{minutes:.1f} | {p50} |"
+                f"| {MODEL_NAMES.get(_model(recipe), _model(recipe))} | `{recipe}` | {params} | {len(rs)} | "
+                f"{' | '.join(cells)} | {minutes:.1f} | {p50} |"
             )
         published = [p for p in PUBLISHED if p[0] == dataset]
         if published:

@@ -21,6 +21,7 @@ def results():
 
 def _record(dataset, model, seed, intent, slot, exact, p50=None, seconds=600.0):
     record = {
+        "parameters": 22_661_366,
         "dataset": dataset,
         "recipe": f"recipes/{dataset}/{model}.yaml",
         "seed": seed,
@@ -46,13 +47,14 @@ def test_mean_and_sample_std_over_seeds(results, tmp_path):
     out = tmp_path / "results.md"
     results.write_results(records, "python benchmarks/results.py", out)
     row = _row(out.read_text(), "recipes/atis/jointbert_crf.yaml")
-    # model, recipe, seeds, intent, slot, exact, minutes, p50
-    assert row[2] == "3"
-    assert row[3] == "98.00 ± 1.00"
-    assert row[4] == "95.00 ± 1.00"
-    assert row[5] == "87.00 ± 1.00"
-    assert row[6] == "15.0"
-    assert row[7] == "2.20 ± 0.20"
+    # model, recipe, parameters, seeds, intent, slot, exact, minutes, p50
+    assert row[2] == "22.7M"
+    assert row[3] == "3"
+    assert row[4] == "98.00 ± 1.00"
+    assert row[5] == "95.00 ± 1.00"
+    assert row[6] == "87.00 ± 1.00"
+    assert row[7] == "15.0"
+    assert row[8] == "2.20 ± 0.20"
     saved = json.loads(out.with_suffix(".json").read_text())
     assert [r["seed"] for r in saved["runs"]] == [1, 2, 3]
 
@@ -61,8 +63,8 @@ def test_one_seed_shows_no_spread_and_missing_latency_shows_a_dash(results, tmp_
     out = tmp_path / "results.md"
     results.write_results([_record("snips", "ctran", 1, 0.981, 0.9512, 0.89)], "cmd", out)
     row = _row(out.read_text(), "recipes/snips/ctran.yaml")
-    assert row[3:6] == ["98.10", "95.12", "89.00"]
-    assert row[7] == "-"
+    assert row[4:7] == ["98.10", "95.12", "89.00"]
+    assert row[8] == "-"
 
 
 def test_issue_5_bar_needs_every_metric_of_the_best_model(results):
@@ -107,3 +109,13 @@ def test_rewriting_keeps_other_benchmarks_sections(results, tmp_path):
     text = out.read_text()
     assert "old table" not in text
     assert text.count(kept) == 1
+
+
+def test_parameter_count_reads_the_safetensors_header(results, tmp_path):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file(
+        {"a": np.zeros((3, 4), np.float32), "b": np.zeros(5, np.float32)}, tmp_path / "model.safetensors"
+    )
+    assert results.parameter_count(tmp_path) == 17
