@@ -46,6 +46,11 @@ class EvaluationResult:
     ``confusion_matrix[i][j]`` counts examples with gold intent ``confusion_labels[i]`` predicted as
     ``confusion_labels[j]``; shape (n_labels, n_labels), labels sorted.
 
+    ``n_uncoordinated_tags`` counts predicted ``I-X`` tags that continue no ``X`` span (the first tag, or after
+    ``O`` or a tag of another type), and ``n_uncoordinated_examples`` the examples with at least one: the
+    inconsistencies a tagger that decides every word independently makes, which a CRF rules out and SlotRefine's
+    second pass is meant to repair. The span scores read such a tag as the start of a new span.
+
     ``unseen_intents``/``unseen_slot_types`` map gold labels missing from the training vocabulary to their
     gold counts (examples for intents, spans for slot types); ``None`` when no vocabulary was given.
     ``unseen_impact`` says how many examples carry them and how many errors they cause.
@@ -65,6 +70,8 @@ class EvaluationResult:
     n_gold_spans: int
     n_pred_spans: int
     n_correct_spans: int
+    n_uncoordinated_tags: int
+    n_uncoordinated_examples: int
     bootstrap: int
     seed: int
     per_intent: dict[str, dict]
@@ -92,6 +99,8 @@ class EvaluationResult:
             "n_gold_spans": self.n_gold_spans,
             "n_pred_spans": self.n_pred_spans,
             "n_correct_spans": self.n_correct_spans,
+            "n_uncoordinated_tags": self.n_uncoordinated_tags,
+            "n_uncoordinated_examples": self.n_uncoordinated_examples,
             "bootstrap": self.bootstrap,
             "seed": self.seed,
         }
@@ -127,6 +136,17 @@ def slot_spans(tags: Sequence[str]) -> set[tuple[str, int, int]]:
     conlleval-compatible, as seqeval's default mode: ``["I-city", "I-city"]`` is one ``city`` span.
     """
     return set(get_entities(list(tags)))
+
+
+def uncoordinated_tags(tags: Sequence[str]) -> int:
+    """How many ``I-X`` tags of one BIO sequence continue no ``X`` span: the first tag, or one after ``O``,
+    after ``B-Y`` or after ``I-Y`` with ``Y != X``. ``["O", "I-city", "B-city", "I-city", "I-state"]`` has 2."""
+    count, previous = 0, "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            count += 1
+        previous = tag
+    return count
 
 
 def evaluate_predictions(
@@ -183,6 +203,7 @@ def evaluate_predictions(
 
     intent_accuracy = float(intent_ok.mean())
     exact_match = float(exact_ok.mean())
+    uncoordinated = [uncoordinated_tags(p.tags) for p in pred]
 
     unseen_intents, unseen_slot_types, unseen_impact = _unseen(
         gold, pred, gold_spans, pred_spans, intent_ok, exact_ok, known_intents, known_slot_types
@@ -204,6 +225,8 @@ def evaluate_predictions(
         n_gold_spans=n_gold_spans,
         n_pred_spans=n_pred_spans,
         n_correct_spans=n_correct_spans,
+        n_uncoordinated_tags=sum(uncoordinated),
+        n_uncoordinated_examples=sum(1 for c in uncoordinated if c),
         bootstrap=bootstrap,
         seed=seed,
         per_intent=_per_intent(gold, pred),

@@ -145,7 +145,8 @@ def _markdown(result: EvaluationResult, records: list[dict], title: str, extra: 
         f"| Exact match | {_pct_se(result.exact_match, result.exact_match_se)} |",
         "",
         f"Spans: {result.n_gold_spans} gold, {result.n_pred_spans} predicted, "
-        f"{result.n_correct_spans} correct.",
+        f"{result.n_correct_spans} correct. Uncoordinated tags (an I-X that continues no X span): "
+        f"{result.n_uncoordinated_tags}, in {result.n_uncoordinated_examples} examples.",
     ]
     if result.n_gold_spans == 0 and result.n_pred_spans == 0:
         lines.append("There are no slot spans in gold or predictions: the slot scores are 0 by convention.")

@@ -65,7 +65,9 @@ def joint_output(
     """A joint model's output, with its losses when both labels are given: ``intent_loss_coef`` x intent
     cross-entropy + the slot loss of ``slot_logits`` and of any ``earlier_slot_logits`` (a first pass that is
     trained too, as in SlotRefine). Only ``slot_logits`` are decoded."""
-    out = JointOutput(intent_logits=intent_logits, slot_logits=slot_logits)
+    out = JointOutput(
+        intent_logits=intent_logits, slot_logits=slot_logits, earlier_slot_logits=earlier_slot_logits or None
+    )
     if intent_labels is not None and slot_labels is not None:
         out.intent_loss = torch.nn.functional.cross_entropy(intent_logits, intent_labels)
         out.slot_loss = sum(

@@ -9,7 +9,7 @@ import pytest
 from seqeval.metrics import f1_score, precision_score, recall_score
 
 from nlu.data.example import Example
-from nlu.evaluation.metrics import evaluate_predictions, slot_spans
+from nlu.evaluation.metrics import evaluate_predictions, slot_spans, uncoordinated_tags
 from nlu.prediction import Prediction
 
 
@@ -92,6 +92,33 @@ def test_known_case_exact_values():
     confusion = result.to_dict()["confusion"]
     assert confusion["labels"] == ["airfare", "flight", "greet"]
     assert confusion["matrix"] == [[0, 1, 0], [0, 2, 0], [0, 0, 1]]  # rows gold, columns predicted
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        (["O", "B-city", "I-city", "I-city"], 0),
+        (["I-city", "I-city"], 1),  # a sequence may not open with I-
+        (["O", "I-city"], 1),
+        (["B-city", "I-state"], 1),  # I-X after B-Y: the case SlotRefine's second pass is for
+        (["B-city", "I-city", "I-state", "I-state"], 1),  # the second I-state continues the first
+        (["O", "I-city", "B-city", "I-city", "I-state"], 2),
+        ([], 0),
+    ],
+)
+def test_uncoordinated_tags(tags, expected):
+    assert uncoordinated_tags(tags) == expected
+
+
+def test_uncoordinated_counts_are_reported_over_the_predictions():
+    pred = _known_case()
+    pred[0] = _pred(GOLD[0], "flight", ["I-city", "O", "B-city", "I-date"])  # two in one example
+    pred[2] = _pred(GOLD[2], "flight", ["O", "O", "O", "I-time"])
+    s = evaluate_predictions(GOLD, pred, bootstrap=0).summary()
+    assert (s["n_uncoordinated_tags"], s["n_uncoordinated_examples"]) == (3, 2)
+    # gold tags never count: a perfect prediction has none
+    perfect = [_pred(g, g.intent, list(g.tags)) for g in GOLD]
+    assert evaluate_predictions(GOLD, perfect, bootstrap=0).summary()["n_uncoordinated_tags"] == 0
 
 
 def test_slot_scores_match_seqeval_default_mode():

@@ -89,6 +89,8 @@ def test_training_loss_is_the_sum_of_both_passes(backbone):
         pass2, batch["slot_labels"].clamp(min=0), batch["word_mask"]
     )
     assert torch.allclose(out.slot_loss, expected, atol=1e-5)
+    # the output carries pass 1 for inspection (benchmarks/slotrefine_passes.py decodes it)
+    assert torch.equal(out.earlier_slot_logits[0], pass1) and torch.equal(out.slot_logits, pass2)
 
 
 def test_feedback_map_sends_b_tags_to_themselves_and_the_rest_to_o(backbone):
