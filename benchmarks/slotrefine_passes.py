@@ -8,7 +8,7 @@ count is given for every other model from the test predictions ``benchmarks/resu
 (``eval-test/predictions.jsonl``): a tagger that decides each word alone (JointBERT, CTRAN) can make them; a CRF
 can too, but its transition scores learn to avoid them.
 
-Writes ``docs/slotrefine_passes.json`` and the section ``slotrefine-passes`` of ``docs/results.md``.
+Writes ``docs/slotrefine_passes.json`` (beside ``--out``) and the section ``slotrefine-passes`` of ``docs/results.md``.
 
     NLU_DATA_DIR=../shared/data python benchmarks/slotrefine_passes.py      # after benchmarks/results.py
 """
@@ -123,7 +123,10 @@ def write(records: list[dict], command: str, out: Path) -> None:
                 f"{_mean(r, 'uncoordinated_examples', 1.0, 1)} |"
             )
         lines.append("")
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": records}, indent=2) + "\n")
+    figures = (
+        out.parent / "slotrefine_passes.json"
+    )  # beside the page; results.json is benchmarks/results.py's
+    figures.write_text(json.dumps({"command": command, "rows": records}, indent=2) + "\n")
     embed(out, "slotrefine-passes", "\n".join(lines))
 
 
