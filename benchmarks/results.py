@@ -40,6 +40,7 @@ MODELS = (
     "slotrefine",
     "slotrefine_paper",
     "ctran",
+    "ctran_frozen",
     "jointbert_crf_lexicon",
 )
 MODEL_NAMES = {
@@ -49,6 +50,7 @@ MODEL_NAMES = {
     "slotrefine": "SlotRefine",
     "slotrefine_paper": "SlotRefine, refiner in both passes",
     "ctran": "CTRAN",
+    "ctran_frozen": "CTRAN, MiniLM as frozen word embeddings",
     "jointbert_crf_lexicon": "JointBERT+CRF + gazetteers",
 }
 # Bars: issue 2 (JointBERT+CRF on MiniLM) and issue 5 (the best model reaches JointBERT+CRF's published figures).
