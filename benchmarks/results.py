@@ -14,6 +14,7 @@ against JointBERT) come from the same spell of the machine.
     python benchmarks/results.py --datasets atis snips --recipes jointbert jointbert_crf slotrefine
     python benchmarks/results.py --datasets massive xsid --recipes jointbert_crf
     python benchmarks/results.py --only-cached --remeasure-latency   # on a quiet machine, after training
+    python benchmarks/results.py --only-cached --rescore --no-latency --recipes jointbert_crf   # decoding changed
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
@@ -153,7 +155,9 @@ def _run_name(record: dict) -> str:
     return f"{record['dataset']}-{_model(record['recipe'])}-seed{record['seed']}"
 
 
-def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path) -> dict:
+def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path, rescore: bool = False) -> dict:
+    """Train (or resume) one run and score its best model on the test split; a finished run is read back, and
+    with ``rescore`` its best model is scored again and its int8 artifact dropped, to be exported anew."""
     from nlu.evaluation.evaluate import evaluate
     from nlu.training.trainer import train
 
@@ -161,6 +165,12 @@ def run_one(dataset: str, recipe_name: str, seed: int, runs_dir: Path) -> dict:
     done = run_dir / "benchmark.json"
     if done.exists():
         record = json.loads(done.read_text())
+        if rescore:
+            record["test"] = evaluate(run_dir / "best", dataset, "test", run_dir / "eval-test")
+            record["rescored"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            record.pop("onnx", None)
+            shutil.rmtree(run_dir / "artifact-int8", ignore_errors=True)
+            done.write_text(json.dumps(record, indent=2))
     else:
         recipe = REPO / "recipes" / dataset / f"{recipe_name}.yaml"
         started = time.perf_counter()
@@ -326,6 +336,11 @@ def main() -> None:
     parser.add_argument("--note", action="append", default=[], help="a line for the report (repeatable)")
     parser.add_argument("--only-cached", action="store_true", help="report finished runs; train nothing")
     parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score finished runs' best models on test again and re-export them (after a change in decoding)",
+    )
+    parser.add_argument(
         "--no-latency", action="store_true", help="skip the ONNX timing (measure later, on a quiet machine)"
     )
     parser.add_argument(
@@ -354,7 +369,7 @@ def main() -> None:
                 done = args.runs_dir / f"{dataset}-{recipe}-seed{seed}" / "benchmark.json"
                 if args.only_cached and not done.exists():
                     continue
-                records.append(run_one(dataset, recipe, seed, args.runs_dir))
+                records.append(run_one(dataset, recipe, seed, args.runs_dir, rescore=args.rescore))
                 write_results(records, command, args.out, args.note)
     if not args.no_latency:
         add_latency(records, args.runs_dir, args.remeasure_latency)

@@ -28,12 +28,18 @@ class OnnxConfig:
         crf = getattr(model, "crf", None)
         if crf is None:
             return {"type": "softmax"}
-        return {
+        decoding = {
             "type": "crf",
             "transitions": crf.transitions.detach().tolist(),
             "start_transitions": crf.start_transitions.detach().tolist(),
             "end_transitions": crf.end_transitions.detach().tolist(),
         }
+        # Decoding constraints (BIO), as 0/1 so that the manifest stays compact; absent in older artifacts.
+        if crf.allowed_start is not None:
+            decoding["allowed_start"] = crf.allowed_start.astype(int).tolist()
+        if crf.allowed_transitions is not None:
+            decoding["allowed_transitions"] = crf.allowed_transitions.astype(int).tolist()
+        return decoding
 
     def wrap(self, model) -> torch.nn.Module:
         return _LogitsOnly(model)

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
+
+from nlu.modules.crf_numpy import bio_constraints
+
+__all__ = ["CRF", "bio_constraints"]
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -40,6 +45,11 @@ class CRF(nn.Module):
 
     Args:
         num_tags: the number of tags.
+        constraints: ``(allowed_start, allowed)``, boolean arrays of shape (num_tags,) and (num_tags, num_tags),
+            e.g. ``crf_numpy.bio_constraints(labels)``: ``decode`` and ``marginals`` only consider paths that
+            start with an allowed tag and make allowed moves. The training loss is unchanged (gold paths obey
+            the constraints), so they may be added to a model trained without them. Not in the state dict:
+            models rebuild them from their labels.
 
     Parameters:
         transitions: (num_tags, num_tags), ``transitions[i, j]`` scores a move from tag ``i`` to tag ``j``.
@@ -47,7 +57,7 @@ class CRF(nn.Module):
         end_transitions: (num_tags,), the score of ending a sequence with each tag.
     """
 
-    def __init__(self, num_tags: int):
+    def __init__(self, num_tags: int, constraints: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__()
         if num_tags < 1:
             raise ValueError(f"CRF needs at least one tag, got num_tags={num_tags}")
@@ -55,6 +65,17 @@ class CRF(nn.Module):
         self.transitions = nn.Parameter(torch.empty(num_tags, num_tags))
         self.start_transitions = nn.Parameter(torch.empty(num_tags))
         self.end_transitions = nn.Parameter(torch.empty(num_tags))
+        allowed_start, allowed = (None, None) if constraints is None else constraints
+        # numpy, not buffers: transformers builds models on the meta device and would leave a buffer that is
+        # not in the checkpoint uninitialised; _decoding_scores moves them to the parameters' device.
+        self.allowed_start = None if allowed_start is None else np.asarray(allowed_start, dtype=bool)
+        self.allowed_transitions = None if allowed is None else np.asarray(allowed, dtype=bool)
+        if self.allowed_start is not None and self.allowed_start.shape != (num_tags,):
+            raise ValueError(f"allowed_start must have shape ({num_tags},), got {self.allowed_start.shape}")
+        if self.allowed_transitions is not None and self.allowed_transitions.shape != (num_tags, num_tags):
+            raise ValueError(
+                f"allowed must have shape ({num_tags}, {num_tags}), got {self.allowed_transitions.shape}"
+            )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -64,7 +85,8 @@ class CRF(nn.Module):
         nn.init.uniform_(self.end_transitions, -0.1, 0.1)
 
     def extra_repr(self) -> str:
-        return f"num_tags={self.num_tags}"
+        constrained = self.allowed_start is not None or self.allowed_transitions is not None
+        return f"num_tags={self.num_tags}" + (", constrained" if constrained else "")
 
     # ------------------------------------------------------------------------------------------------ public
 
@@ -102,7 +124,9 @@ class CRF(nn.Module):
             # Unlabelled positions may carry -100; they are never scored, but gather needs a valid index.
             tags = torch.where(mask, tags, torch.zeros_like(tags))
             compact_tags = tags.gather(1, compact.positions)
-            log_partition, _ = self._forward_algorithm(compact.emissions, compact.mask)
+            log_partition, _ = self._forward_algorithm(
+                compact.emissions, compact.mask, self.start_transitions, self.transitions
+            )
             gold_score = self._score(compact.emissions, compact_tags, compact.mask, compact.lengths)
             nll = log_partition - gold_score
 
@@ -128,7 +152,7 @@ class CRF(nn.Module):
         if emissions.shape[1] == 0:
             return [[] for _ in range(emissions.shape[0])]
         compact = self._compact(emissions, mask)
-        best_tags = self._viterbi(compact.emissions, compact.mask)
+        best_tags = self._viterbi(compact.emissions, compact.mask, *self._decoding_scores())
         lengths = compact.lengths.tolist()
         return [row[:length] for row, length in zip(best_tags.tolist(), lengths, strict=True)]
 
@@ -147,8 +171,9 @@ class CRF(nn.Module):
         if emissions.shape[1] == 0:
             return torch.zeros_like(emissions)
         compact = self._compact(emissions, mask)
-        log_partition, alphas = self._forward_algorithm(compact.emissions, compact.mask)
-        betas = self._backward_algorithm(compact.emissions, compact.mask)
+        start, transitions = self._decoding_scores()
+        log_partition, alphas = self._forward_algorithm(compact.emissions, compact.mask, start, transitions)
+        betas = self._backward_algorithm(compact.emissions, compact.mask, transitions)
         log_marginals = alphas + betas - log_partition[:, None, None]
         # Mask in log space, not after exp: padding of an empty sequence is never normalised and could
         # overflow, and inf * 0 would be NaN.
@@ -164,6 +189,17 @@ class CRF(nn.Module):
         return out.to(emissions.dtype)
 
     # ------------------------------------------------------------------------------------------------ helpers
+
+    def _decoding_scores(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start and transition scores with the forbidden ones at -inf (unchanged without constraints)."""
+        start, transitions = self.start_transitions, self.transitions
+        if self.allowed_start is not None:
+            allowed = torch.from_numpy(self.allowed_start).to(start.device)
+            start = start.masked_fill(~allowed, float("-inf"))
+        if self.allowed_transitions is not None:
+            allowed = torch.from_numpy(self.allowed_transitions).to(transitions.device)
+            transitions = transitions.masked_fill(~allowed, float("-inf"))
+        return start, transitions
 
     def _check(self, emissions: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """Validate shapes and return the mask as bool, (batch, seq_len)."""
@@ -223,24 +259,25 @@ class CRF(nn.Module):
         return score + self.end_transitions[last_tags] * (lengths > 0).to(emissions.dtype)
 
     def _forward_algorithm(
-        self, emissions: torch.Tensor, mask: torch.Tensor
+        self, emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward recursion.
 
         Args:
             emissions: (batch, width, num_tags), compacted.
             mask: (batch, width) bool, right-padded.
+            start, transitions: the start and transition scores to use (constrained or not).
 
         Returns:
             log_partition: (batch,), 0 for empty sequences.
             alphas: (batch, width, num_tags), log-sum of the scores of every prefix ending in each tag at each
                 position (emission included); beyond a sequence's end it repeats the last valid value.
         """
-        alpha = self.start_transitions + emissions[:, 0]
+        alpha = start + emissions[:, 0]
         alphas = [alpha]
         for t in range(1, emissions.shape[1]):
             # (batch, from, 1) + (from, to) + (batch, 1, to), reduced over "from".
-            step = torch.logsumexp(alpha[:, :, None] + self.transitions + emissions[:, t, None, :], dim=1)
+            step = torch.logsumexp(alpha[:, :, None] + transitions + emissions[:, t, None, :], dim=1)
             alpha = torch.where(mask[:, t, None], step, alpha)
             alphas.append(alpha)
         log_partition = torch.logsumexp(alpha + self.end_transitions, dim=1)
@@ -249,12 +286,15 @@ class CRF(nn.Module):
         log_partition = torch.where(mask[:, 0], log_partition, torch.zeros_like(log_partition))
         return log_partition, torch.stack(alphas, dim=1)
 
-    def _backward_algorithm(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _backward_algorithm(
+        self, emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor
+    ) -> torch.Tensor:
         """Backward recursion.
 
         Args:
             emissions: (batch, width, num_tags), compacted.
             mask: (batch, width) bool, right-padded.
+            transitions: the transition scores to use (constrained or not).
 
         Returns:
             betas: (batch, width, num_tags), log-sum of the scores of every suffix after position t given tag
@@ -264,29 +304,32 @@ class CRF(nn.Module):
         betas = [beta]
         for t in range(emissions.shape[1] - 2, -1, -1):
             # (from, to) + (batch, 1, to) + (batch, 1, to), reduced over "to".
-            step = torch.logsumexp(self.transitions + (emissions[:, t + 1] + beta)[:, None, :], dim=2)
+            step = torch.logsumexp(transitions + (emissions[:, t + 1] + beta)[:, None, :], dim=2)
             # If t + 1 is padding, t is the last word (or padding itself): only the end transition follows.
             beta = torch.where(mask[:, t + 1, None], step, self.end_transitions.expand_as(step))
             betas.append(beta)
         betas.reverse()
         return torch.stack(betas, dim=1)
 
-    def _viterbi(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _viterbi(
+        self, emissions: torch.Tensor, mask: torch.Tensor, start: torch.Tensor, transitions: torch.Tensor
+    ) -> torch.Tensor:
         """Best path for each sequence, vectorised over the batch.
 
         Args:
             emissions: (batch, width, num_tags), compacted.
             mask: (batch, width) bool, right-padded.
+            start, transitions: the start and transition scores to use (constrained or not).
 
         Returns:
             (batch, width) long; only the first ``length`` entries of each row are meaningful.
         """
         batch, width, num_tags = emissions.shape
         identity = torch.arange(num_tags, device=emissions.device).expand(batch, num_tags)
-        score = self.start_transitions + emissions[:, 0]
+        score = start + emissions[:, 0]
         backpointers = []
         for t in range(1, width):
-            step, best_previous = (score[:, :, None] + self.transitions + emissions[:, t, None, :]).max(dim=1)
+            step, best_previous = (score[:, :, None] + transitions + emissions[:, t, None, :]).max(dim=1)
             score = torch.where(mask[:, t, None], step, score)
             # Past a sequence's end the backpointer is the identity, so backtracking from the last column
             # carries the best final tag unchanged down to the real last word: no per-sequence loop needed.

@@ -59,7 +59,11 @@ class Parser:
         self.crf = None
         if decoding["type"] == "crf":
             self.crf = crf_numpy.NumpyCRF(
-                decoding["transitions"], decoding["start_transitions"], decoding["end_transitions"]
+                decoding["transitions"],
+                decoding["start_transitions"],
+                decoding["end_transitions"],
+                allowed_start=decoding.get("allowed_start"),
+                allowed=decoding.get("allowed_transitions"),
             )
         if manifest.get("word_split") != WORD_SPLIT_RULE:
             raise ArtifactError(

@@ -389,3 +389,103 @@ def test_numpy_crf_pruned_viterbi_is_exact(scale):
             emissions, transitions.astype(np.float32), start.astype(np.float32), end.astype(np.float32)
         )
         assert path == reference
+
+
+# ------------------------------------------------------------------------------------------------ BIO constraints
+
+BIO_LABELS = ["UNK", "O", "B-city", "I-city", "B-date", "I-date"]
+
+
+def test_bio_constraints_allow_i_x_only_after_its_own_span():
+    allowed_start, allowed = crf_numpy.bio_constraints(BIO_LABELS)
+    index = {label: i for i, label in enumerate(BIO_LABELS)}
+    assert allowed_start.tolist() == [True, True, True, False, True, False]
+    for previous in BIO_LABELS:
+        for label in BIO_LABELS:
+            expected = not label.startswith("I-") or previous in ("B-" + label[2:], label)
+            assert allowed[index[previous], index[label]] == expected, (previous, label)
+
+
+def test_bio_constraints_leave_io_tags_free():
+    """An I-X without its B-X (IO tagging) would become impossible if it were constrained: it stays free."""
+    allowed_start, allowed = crf_numpy.bio_constraints(["O", "I-city", "B-date", "I-date"])
+    assert allowed_start[1] and allowed[:, 1].all()
+    assert not allowed_start[3] and allowed[:, 3].tolist() == [False, False, True, True]
+
+
+def brute_force_constrained_best(
+    crf: CRF, emissions: torch.Tensor, allowed_start, allowed
+) -> tuple[int, ...]:
+    """The best path among those the constraints allow, by enumeration. emissions: (seq_len, num_tags)."""
+    scores, _ = brute_force(crf, emissions)
+    legal = {
+        path: score
+        for path, score in scores.items()
+        if allowed_start[path[0]] and all(allowed[a, b] for a, b in itertools.pairwise(path))
+    }
+    return max(legal, key=legal.get)
+
+
+def test_constrained_decoding_is_the_best_legal_path_in_torch_and_numpy():
+    """Emissions that favour an uncoordinated I-X: both decoders return the best path BIO allows (by brute
+    force), the same path, and marginals that give forbidden tags no mass."""
+    constraints = crf_numpy.bio_constraints(BIO_LABELS)
+    allowed_start, allowed = constraints
+    num_tags = len(BIO_LABELS)
+    illegal_without_constraints = 0
+    for seed in range(12):
+        crf = make_crf(num_tags=num_tags, seed=seed)
+        constrained = CRF(num_tags, constraints).double()
+        constrained.load_state_dict(crf.state_dict())  # the constraints are not in the state dict
+        emissions = random_emissions(1, 4, num_tags=num_tags, seed=seed)
+        emissions[0, 0, 3] += 6.0  # I-city first
+        emissions[0, 2, 5] += 6.0  # I-date wherever pass 1 would not have put B-date
+        best = brute_force_constrained_best(crf, emissions[0], allowed_start, allowed)
+        assert tuple(constrained.decode(emissions)[0]) == best
+        illegal_without_constraints += tuple(crf.decode(emissions)[0]) != best
+        path, confidences = crf_numpy.NumpyCRF(*numpy_parameters(crf), *constraints).decode(
+            emissions[0].numpy()
+        )
+        assert tuple(path) == best
+        with torch.no_grad():
+            marginals = constrained.marginals(emissions)[0]
+        assert float(marginals[0, 3]) == 0.0 and float(marginals[0, 5]) == 0.0
+        torch.testing.assert_close(marginals.sum(-1), torch.ones(4, dtype=torch.float64))
+        np.testing.assert_allclose(
+            confidences, [float(marginals[t, tag]) for t, tag in enumerate(path)], atol=1e-5
+        )
+    # Unconstrained, these emissions mostly win with an uncoordinated tag: the constraints change the answer.
+    assert illegal_without_constraints >= 6
+
+
+def test_constraints_leave_the_training_loss_and_the_state_dict_alone():
+    constraints = crf_numpy.bio_constraints(BIO_LABELS)
+    crf = make_crf(num_tags=len(BIO_LABELS))
+    constrained = CRF(len(BIO_LABELS), constraints).double()
+    assert set(constrained.state_dict()) == set(crf.state_dict())
+    constrained.load_state_dict(crf.state_dict())
+    emissions = random_emissions(2, 4, num_tags=len(BIO_LABELS))
+    tags = torch.tensor([[1, 2, 3, 1], [4, 5, 1, 2]])
+    torch.testing.assert_close(constrained(emissions, tags), crf(emissions, tags))
+
+
+def test_numpy_crf_constrained_pruned_viterbi_is_exact():
+    """With BIO constraints on 61 tags (30 types) the runtime's pruned Viterbi equals the plain reference run on
+    the same constrained scores, for flat to peaked emissions."""
+    labels = ["O"] + [f"{prefix}-t{k}" for k in range(30) for prefix in ("B", "I")]
+    allowed_start, allowed = crf_numpy.bio_constraints(labels)
+    rng = np.random.default_rng(3)
+    for scale in (0.5, 3.0, 20.0):
+        for _ in range(20):
+            transitions = rng.normal(scale=2.0, size=(61, 61)).astype(np.float32)
+            start, end = rng.normal(size=61).astype(np.float32), rng.normal(size=61).astype(np.float32)
+            emissions = rng.normal(scale=scale, size=(int(rng.integers(1, 15)), 61)).astype(np.float32)
+            path, _ = crf_numpy.NumpyCRF(transitions, start, end, allowed_start, allowed).decode(emissions)
+            reference = crf_numpy.viterbi_decode(
+                emissions,
+                np.where(allowed, transitions, -np.inf),
+                np.where(allowed_start, start, -np.inf),
+                end,
+            )
+            assert path == reference
+            assert allowed_start[path[0]] and all(allowed[a, b] for a, b in itertools.pairwise(path))

@@ -105,3 +105,38 @@ def test_shared_parser_is_thread_safe(tiny_artifact):
         ]
     assert len(results) == 8 * 25
     assert [got for _, got in results] == [expected[i] for i, _ in results]
+
+
+def test_crf_artifact_decodes_under_the_models_bio_constraints(tiny_artifact, tiny_mixed_model_dir):
+    """The CRF model's BIO constraints travel in the manifest, and the runtime never emits an I-X that continues
+    no X span, even where the logits ask for one."""
+    import itertools
+
+    import numpy as np
+    import torch
+
+    from nlu.modules.crf_numpy import bio_constraints
+    from nlu.runtime.manifest import read_manifest
+
+    artifact = tiny_artifact(True)
+    decoding = read_manifest(artifact)["decoding"]
+    parser = Parser.load(artifact)
+    allowed_start, allowed = bio_constraints(parser.slot_labels)
+    assert not allowed_start.all(), "the tiny model's labels must include an I- tag"
+    assert decoding["allowed_start"] == allowed_start.astype(int).tolist()
+    assert decoding["allowed_transitions"] == allowed.astype(int).tolist()
+
+    i_tags = [i for i, label in enumerate(parser.slot_labels) if label.startswith("I-")]
+    outside = parser.slot_labels.index("O")
+    emissions = np.zeros((4, len(parser.slot_labels)), dtype=np.float32)
+    emissions[0, i_tags[0]] = 50.0  # an I- tag first
+    emissions[1, outside] = 50.0
+    emissions[2, i_tags[-1]] = 50.0  # an I- tag after O
+    emissions[3, outside] = 50.0
+    path, _ = parser.crf.decode(emissions)
+    assert allowed_start[path[0]] and all(allowed[a, b] for a, b in itertools.pairwise(path))
+    torch_crf = Predictor.load(tiny_mixed_model_dir(True)).model.crf  # rebuilt by from_pretrained
+    assert (torch_crf.allowed_start == allowed_start).all() and (
+        torch_crf.allowed_transitions == allowed
+    ).all()
+    assert torch_crf.decode(torch.from_numpy(emissions)[None]) == [path]
