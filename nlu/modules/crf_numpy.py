@@ -194,7 +194,9 @@ class NumpyCRF:
             rows = np.flatnonzero(finite[:, column])
             self._predecessors[k, : rows.size] = rows
             self._predecessor_scores[k, : rows.size] = self.transitions[rows, column]
-        self._restricted_rows = np.arange(self._restricted.size)
+        # flat offsets of each row of those (columns, width) arrays, to pick one entry a row with one take
+        self._row_offsets = np.arange(self._restricted.size) * width
+        self._flat_predecessors = self._predecessors.ravel()
 
     def decode(self, emissions: np.ndarray) -> tuple[list[int], list[float]]:
         """Viterbi path and the posterior marginal of each chosen tag. emissions: (seq_len, num_tags)."""
@@ -213,9 +215,9 @@ class NumpyCRF:
             step = candidates[best, self._columns]
             if self._restricted.size:
                 restricted = score[self._predecessors] + self._predecessor_scores  # (columns, width)
-                pick = restricted.argmax(axis=1)
-                backpointers[t, self._restricted] = self._predecessors[self._restricted_rows, pick]
-                step[self._restricted] = restricted[self._restricted_rows, pick]
+                pick = restricted.argmax(axis=1) + self._row_offsets
+                backpointers[t, self._restricted] = self._flat_predecessors[pick]
+                step[self._restricted] = restricted.ravel()[pick]
             score = step + emissions[t]
         tag = int((score + self.end).argmax())
         path = [tag]
