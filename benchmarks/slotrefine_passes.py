@@ -123,9 +123,7 @@ def write(records: list[dict], command: str, out: Path) -> None:
                 f"{_mean(r, 'uncoordinated_examples', 1.0, 1)} |"
             )
         lines.append("")
-    figures = (
-        out.parent / "slotrefine_passes.json"
-    )  # beside the page; results.json is benchmarks/results.py's
+    figures = out.parent / "slotrefine_passes.json"  # beside the page; results.json is results.py's
     figures.write_text(json.dumps({"command": command, "rows": records}, indent=2) + "\n")
     embed(out, "slotrefine-passes", "\n".join(lines))
 

@@ -19,8 +19,6 @@ from torch import nn
 
 from nlu.modules.crf_numpy import bio_constraints
 
-__all__ = ["CRF", "bio_constraints"]
-
 Reduction = Literal["mean", "sum", "none"]
 
 
@@ -77,6 +75,12 @@ class CRF(nn.Module):
                 f"allowed must have shape ({num_tags}, {num_tags}), got {self.allowed_transitions.shape}"
             )
         self.reset_parameters()
+
+    @classmethod
+    def for_labels(cls, labels: list[str]) -> CRF:
+        """A CRF over ``labels`` whose decoding obeys BIO (``crf_numpy.bio_constraints``): what every joint model
+        with ``use_crf`` builds."""
+        return cls(len(labels), bio_constraints(labels))
 
     def reset_parameters(self) -> None:
         """Initialise every score uniform(-0.1, 0.1): small enough that emissions dominate early training."""

@@ -26,7 +26,7 @@ from transformers import PreTrainedModel
 from nlu.data.labels import LabelVocab
 from nlu.models.backbones import build_encoder, load_pretrained_encoder
 from nlu.models.ctran.configuration_ctran import CtranConfig
-from nlu.modules.crf import CRF, bio_constraints
+from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
@@ -77,9 +77,7 @@ class CtranForIntentSlot(PreTrainedModel):
             for _ in range(config.decoder_layers)
         )
         self.slot_classifier = nn.Linear(hidden, len(config.slot_labels))
-        self.crf = (
-            CRF(len(config.slot_labels), bio_constraints(config.slot_labels)) if config.use_crf else None
-        )
+        self.crf = CRF.for_labels(config.slot_labels) if config.use_crf else None
         self.post_init()
         self.train(self.training)
 

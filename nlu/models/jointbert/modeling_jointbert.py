@@ -9,7 +9,7 @@ from transformers import PreTrainedModel
 from nlu.data.labels import LabelVocab
 from nlu.models.backbones import build_encoder, load_pretrained_encoder
 from nlu.models.jointbert.configuration_jointbert import JointBertConfig
-from nlu.modules.crf import CRF, bio_constraints
+from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
@@ -27,9 +27,7 @@ class JointBertForIntentSlot(PreTrainedModel):
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.intent_classifier = nn.Linear(hidden, len(config.intent_labels))
         self.slot_classifier = nn.Linear(hidden, len(config.slot_labels))
-        self.crf = (
-            CRF(len(config.slot_labels), bio_constraints(config.slot_labels)) if config.use_crf else None
-        )
+        self.crf = CRF.for_labels(config.slot_labels) if config.use_crf else None
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:

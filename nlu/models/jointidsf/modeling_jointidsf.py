@@ -16,7 +16,7 @@ from transformers import PreTrainedModel
 from nlu.data.labels import LabelVocab
 from nlu.models.backbones import build_encoder, load_pretrained_encoder
 from nlu.models.jointidsf.configuration_jointidsf import JointIdsfConfig
-from nlu.modules.crf import CRF, bio_constraints
+from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
@@ -43,7 +43,7 @@ class JointIdsfForIntentSlot(PreTrainedModel):
         # enters it through ``slot_projection``, so concatenating h_i again would only add hidden x num_slots
         # weights that let the classifier bypass the intent context.
         self.slot_classifier = nn.Linear(dim, num_slots)
-        self.crf = CRF(num_slots, bio_constraints(config.slot_labels)) if config.use_crf else None
+        self.crf = CRF.for_labels(config.slot_labels) if config.use_crf else None
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:

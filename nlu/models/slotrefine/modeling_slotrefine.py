@@ -36,7 +36,7 @@ from transformers import PreTrainedModel
 from nlu.data.labels import LabelVocab
 from nlu.models.backbones import build_encoder, load_pretrained_encoder
 from nlu.models.slotrefine.configuration_slotrefine import SlotRefineConfig
-from nlu.modules.crf import CRF, bio_constraints
+from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
@@ -75,7 +75,7 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         )
         self.intent_classifier = nn.Linear(hidden, len(config.intent_labels))
         self.slot_classifier = nn.Linear(hidden, num_tags)
-        self.crf = CRF(num_tags, bio_constraints(config.slot_labels)) if config.use_crf else None
+        self.crf = CRF.for_labels(config.slot_labels) if config.use_crf else None
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
