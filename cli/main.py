@@ -178,8 +178,14 @@ def export(
     ),
     intent_bonus: float | None = IntentBonusOption,
     slot_bonus: float | None = SlotBonusOption,
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace OUT_DIR even if it is a file or a folder that is not an artifact."
+    ),
 ) -> None:
-    """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch."""
+    """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch.
+
+    OUT_DIR may be new, empty, or an artifact from an earlier export (replaced); anything else needs
+    --overwrite, and the directory holding the model is never replaced."""
     from nlu.export import export_model
 
     report = export_model(
@@ -192,6 +198,7 @@ def export(
         labels=labels,
         unseen_intent_bonus=intent_bonus,
         unseen_slot_bonus=slot_bonus,
+        overwrite=overwrite,
     )
     parity = report["parity"]
     typer.echo(

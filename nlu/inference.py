@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer, PreTrainedModel
+from transformers import PreTrainedModel
 
 from nlu.data.alignment import (
     Item,
@@ -54,13 +54,10 @@ class Predictor:
         """``labels``: a YAML label file that replaces a zero-shot model's intents and slot types; with it,
         ``unseen_intent_bonus``/``unseen_slot_bonus`` replace the cosines that the intents/slot types training
         never saw get (None: the model's)."""
-        from nlu.models import apply_label_file, load_model
+        from nlu.models import apply_label_file, load_model, load_tokenizer
 
         model = load_model(model_dir)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        except (OSError, ValueError) as err:
-            raise ModelError(f"{model_dir}: the tokenizer files are missing or broken: {err}") from None
+        tokenizer = load_tokenizer(model_dir, model)
         if (unseen_intent_bonus, unseen_slot_bonus) != (None, None) and labels is None:
             raise ModelError("an unseen-label bonus applies to a new label set: give the label file too")
         if labels is not None:

@@ -303,6 +303,31 @@ def _parity(model, tokenizer, parser, config: OnnxConfig, examples: list[Example
     }
 
 
+def check_destination(model_dir: Path, out_dir: Path, overwrite: bool) -> None:
+    """Refuse a destination whose replacement would lose something: the directory that holds the model being
+    exported (never, even with ``overwrite``), or a file or non-empty folder that is not an earlier artifact
+    (only with ``overwrite``). An empty folder, or an artifact written by an earlier export, is replaced."""
+    model, out = model_dir.resolve(), out_dir.resolve()
+    if model == out or model.is_relative_to(out):
+        raise ExportError(
+            f"{out_dir}: this directory holds the model being exported ({model_dir}); the export would replace "
+            "it. Write the artifact somewhere else, e.g. artifacts/NAME"
+        )
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if out_dir.is_dir() and not out_dir.is_symlink():
+        if not any(out_dir.iterdir()) or (out_dir / MANIFEST).is_file():
+            return  # empty, or an earlier artifact
+        what = "a folder that is not an artifact written by `nlu export` (it has no nlu.json)"
+    else:
+        what = "a file"
+    if not overwrite:
+        raise ExportError(
+            f"{out_dir}: already exists and is {what}; choose another destination, or pass --overwrite to "
+            "replace it"
+        )
+
+
 def export_model(
     model_dir: str | Path,
     out_dir: str | Path,
@@ -314,6 +339,7 @@ def export_model(
     labels: str | Path | None = None,
     unseen_intent_bonus: float | None = None,
     unseen_slot_bonus: float | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Export, check and write the artifact directory; return the export report.
 
@@ -322,19 +348,20 @@ def export_model(
     else a built-in list of utterances and no scores). ``labels``: a YAML label file that gives a zero-shot model
     a new label set before export (the artifact holds that label set); ``unseen_intent_bonus`` and
     ``unseen_slot_bonus`` the cosines that its intents and slot types unseen in training get (None: the model's).
-    Raises :class:`ExportError` (and leaves ``out_dir`` untouched) when the check fails.
+    Raises :class:`ExportError` (and leaves ``out_dir`` untouched) when the check fails. ``out_dir`` may be
+    new, empty, or an earlier artifact; anything else is replaced only with ``overwrite``, and never the
+    directory that holds the model (see :func:`check_destination`).
     """
-    from transformers import AutoTokenizer
-
     from nlu.evaluation.metrics import evaluate_predictions
-    from nlu.models import apply_label_file, load_model
+    from nlu.models import apply_label_file, load_model, load_tokenizer
     from nlu.runtime.parser import Parser
 
     if quantize not in ("none", "int8"):
         raise ExportError(f"--quantize must be none or int8, got {quantize!r}")
     model_dir, out_dir = Path(model_dir), Path(out_dir)
+    check_destination(model_dir, out_dir, overwrite)
     model = load_model(model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    tokenizer = load_tokenizer(model_dir, model)
     if (unseen_intent_bonus, unseen_slot_bonus) != (None, None) and labels is None:
         raise ExportError(
             "--unseen-intent-bonus/--unseen-slot-bonus apply to a new label set: give --labels FILE"

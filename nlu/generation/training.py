@@ -34,8 +34,14 @@ from nlu.generation.recipe import (
     load_generation_recipe,
 )
 from nlu.generation.records import RecordText, Vocab, group_references, read_records
-from nlu.training.checkpoints import list_checkpoints, prune_checkpoints, write_dir_atomically
-from nlu.training.trainer import TrainerState, TrainResult, prepare_run_dir
+from nlu.training.checkpoints import (
+    damaged_checkpoint,
+    list_checkpoints,
+    prune_checkpoints,
+    run_dir_lock,
+    write_dir_atomically,
+)
+from nlu.training.trainer import TrainerState, TrainResult, prepare_run_dir, write_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +55,9 @@ def train_generator(
 ) -> TrainResult:
     """Train the generator a recipe with a ``task`` key describes; ``overrides`` as ``--set`` takes them."""
     recipe = load_generation_recipe(recipe_path, list(overrides))
-    return run_generator(recipe, Path(output_dir or recipe.output_dir), resume=resume, overwrite=overwrite)
+    run_dir = Path(output_dir or recipe.output_dir)
+    with run_dir_lock(run_dir):
+        return run_generator(recipe, run_dir, resume=resume, overwrite=overwrite)
 
 
 def _card(dataset: str | None) -> dict:
@@ -284,9 +292,13 @@ def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False,
     state = TrainerState()
     if resume:
         checkpoint = list_checkpoints(run_dir)[-1]
-        accelerator.load_state(str(checkpoint))
-        state = TrainerState.load(checkpoint / "trainer_state.json")
+        try:
+            accelerator.load_state(str(checkpoint))
+            state = TrainerState.load(checkpoint / "trainer_state.json")
+        except Exception as err:  # torch, safetensors, pickle and json each raise their own error types
+            raise damaged_checkpoint(run_dir, checkpoint, err) from None
         logger.info("resuming from %s (epoch %d, step %d)", checkpoint, state.epoch + 1, state.global_step)
+        write_metrics(run_dir, state.history)  # what the checkpoint knows; a later evaluation is repeated
 
     def save_checkpoint() -> None:
         final = run_dir / "checkpoints" / f"step-{state.global_step:07d}"
@@ -379,8 +391,7 @@ def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False,
                     state.epochs_without_improvement += 1
                 metrics["best"] = improved
                 state.history.append(metrics)
-                with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as f:
-                    f.write(json.dumps(metrics) + "\n")
+                write_metrics(run_dir, [metrics], append=True)
                 shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
                 progress.console.print(f"epoch {state.epoch + 1}: {shown}" + (" (best)" if improved else ""))
                 state.epoch += 1

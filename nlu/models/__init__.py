@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
@@ -70,6 +71,11 @@ def load_model(model_dir: str | Path) -> PreTrainedModel:
         raise ModelError(f"{model_dir}: model.safetensors is missing; the directory is incomplete")
     try:
         model = AutoModel.from_pretrained(str(model_dir))
+    except SafetensorError as err:
+        raise ModelError(
+            f"{model_dir / 'model.safetensors'}: the weights file is damaged (truncated or overwritten: {err}); "
+            "copy it again from where it came from, or train the model again"
+        ) from None
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{model_dir}: could not load the model: {err}") from None
     if getattr(model.config, "lexicon_types", None):
@@ -80,6 +86,37 @@ def load_model(model_dir: str | Path) -> PreTrainedModel:
         except NLUError as err:
             raise ModelError(str(err)) from None
     return model
+
+
+def load_tokenizer(model_dir: str | Path, model: PreTrainedModel | None = None):
+    """The fast tokenizer saved beside a model (``tokenizer.json``), checked against the model's vocabulary.
+
+    Without ``tokenizer.json`` transformers falls back to a tokenizer built from ``tokenizer_config.json``
+    alone, which has no vocabulary: every word becomes ``[UNK]`` and every prediction is wrong. That, a
+    tokenizer whose vocabulary does not fit the model's embeddings, or a damaged file, raises
+    :class:`ModelError`."""
+    from transformers import AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "tokenizer.json").is_file():
+        raise ModelError(
+            f"{model_dir}: tokenizer.json is missing, so the model's vocabulary is unknown and it cannot be used "
+            "faithfully; copy tokenizer.json back from the run's best/ folder or the backbone, or train again"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    except (OSError, ValueError, TypeError) as err:
+        raise ModelError(f"{model_dir}: the tokenizer files are damaged: {err}") from None
+    encoder = getattr(getattr(model, "config", None), "encoder", None) or {}
+    vocab_size = encoder.get("vocab_size") if isinstance(encoder, dict) else None
+    if not getattr(tokenizer, "is_fast", False) or (
+        vocab_size and not vocab_size / 2 <= len(tokenizer) <= vocab_size
+    ):
+        raise ModelError(
+            f"{model_dir}: the tokenizer ({len(tokenizer)} tokens) does not match the model's vocabulary "
+            f"({vocab_size} embeddings); tokenizer.json belongs to another model"
+        )
+    return tokenizer
 
 
 def apply_label_file(

@@ -22,6 +22,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +40,14 @@ from nlu.errors import InterruptedRun, NLUError, RecipeError
 from nlu.models import build_model
 from nlu.models.backbones import resolve_backbone
 from nlu.training.auxiliary import AuxiliaryTask, MultiTaskModel, pretrain_encoder
-from nlu.training.checkpoints import list_checkpoints, prune_checkpoints, write_dir_atomically
+from nlu.training.checkpoints import (
+    damaged_checkpoint,
+    list_checkpoints,
+    prune_checkpoints,
+    run_dir_holds_a_run,
+    run_dir_lock,
+    write_dir_atomically,
+)
 from nlu.training.data import BucketBatchSampler, Collator, encode_examples
 from nlu.training.recipe import (
     CodeSwitchSection,
@@ -99,7 +107,19 @@ def train(
     """Train from a recipe file. ``overrides`` are ``dotted.key=value`` strings, as ``--set`` takes them."""
     recipe = load_recipe(recipe_path, list(overrides))
     run_dir = Path(output_dir or recipe.output_dir)
-    return run_training(recipe, run_dir, resume=resume, overwrite=overwrite, on_step_end=on_step_end)
+    with run_dir_lock(run_dir) if is_main_process() else nullcontext():
+        return run_training(recipe, run_dir, resume=resume, overwrite=overwrite, on_step_end=on_step_end)
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a launched job (``accelerate launch``, ``torchrun``), or a process started alone."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def write_metrics(run_dir: Path, records: list[dict], append: bool = False) -> None:
+    """``metrics.jsonl``: one line per evaluation on dev; ``append`` adds to it, else it is replaced."""
+    with open(run_dir / "metrics.jsonl", "a" if append else "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(record) + "\n" for record in records)
 
 
 def data_source(data: DataSection) -> DataSource:
@@ -240,7 +260,7 @@ def prepare_run_dir(
         if dump(stored) != dump(recipe):
             logger.warning("--resume: using the recipe stored in %s, not the one given", saved)
         return stored
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir_holds_a_run(run_dir):
         if not overwrite:
             raise RecipeError(
                 [
@@ -395,12 +415,18 @@ def run_training(
     state = TrainerState()
     if resume:
         checkpoint = list_checkpoints(run_dir)[-1]
-        accelerator.load_state(str(checkpoint))
-        state = TrainerState.load(checkpoint / "trainer_state.json")
+        try:
+            accelerator.load_state(str(checkpoint))
+            state = TrainerState.load(checkpoint / "trainer_state.json")
+        except Exception as err:  # torch, safetensors, pickle and json each raise their own error types
+            raise damaged_checkpoint(run_dir, checkpoint, err) from None
         if is_main:
             logger.info(
                 "resuming from %s (epoch %d, step %d)", checkpoint, state.epoch + 1, state.global_step
             )
+            # The log holds what the checkpoint knows: an evaluation written after it (the process died
+            # before the next checkpoint) is written again when the resumed run repeats it.
+            write_metrics(run_dir, state.history)
 
     def save_checkpoint() -> None:
         final = run_dir / "checkpoints" / f"step-{state.global_step:07d}"
@@ -479,6 +505,9 @@ def run_training(
                 for step_in_epoch, batch in enumerate(loader):
                     if step_in_epoch < state.step_in_epoch:
                         continue  # already trained on before the interruption
+                    if state.global_step >= max_steps:  # resumed from the checkpoint of the last step
+                        state.finished = True
+                        break
                     if tasks and t.auxiliary_schedule == "joint":
                         batch["auxiliary"] = {
                             task.name: {
@@ -537,8 +566,7 @@ def run_training(
                         state.epochs_without_improvement += 1
                 state.history.append(record)
                 if is_main:
-                    with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-                        f.write(json.dumps(record) + "\n")
+                    write_metrics(run_dir, [record], append=True)
                     dev_text = f" dev {t.metric}={record['dev'][t.metric]:.4f}" if dev_examples else ""
                     progress.console.print(
                         f"epoch {state.epoch + 1}: loss={record['train_loss']:.4f}{dev_text}"

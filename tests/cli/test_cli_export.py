@@ -59,3 +59,52 @@ def test_export_with_an_unknown_quantization(monkeypatch, capsys, tmp_path, tiny
         monkeypatch, capsys, "export", tiny_mixed_model_dir(True), tmp_path / "a", "--quantize", "fp16"
     )
     assert code == 2 and "error: --quantize must be none or int8, got 'fp16'" in stderr
+
+
+def test_export_refuses_a_folder_of_the_users_files(monkeypatch, capsys, tmp_path, tiny_mixed_model_dir):
+    """A folder that is not an earlier artifact is never replaced without --overwrite (it was, silently)."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    code, _, stderr = run_main(monkeypatch, capsys, "export", tiny_mixed_model_dir(True), out)
+    assert code == 2 and "--overwrite" in stderr and "Traceback" not in stderr
+    assert (out / "notes.txt").read_text() == "my notes"
+
+    code, _, stderr = run_main(monkeypatch, capsys, "export", tiny_mixed_model_dir(True), out, "--overwrite")
+    assert code == 0, stderr
+    assert (out / "nlu.json").is_file() and not (out / "notes.txt").exists()
+
+
+def test_export_refuses_a_file_without_overwrite(monkeypatch, capsys, tmp_path, tiny_mixed_model_dir):
+    out = tmp_path / "model.onnx"
+    out.write_text("a file the user made")
+    code, _, stderr = run_main(monkeypatch, capsys, "export", tiny_mixed_model_dir(True), out)
+    assert code == 2 and "is a file" in stderr
+    assert out.read_text() == "a file the user made"
+    code, _, stderr = run_main(monkeypatch, capsys, "export", tiny_mixed_model_dir(True), out, "--overwrite")
+    assert code == 0, stderr
+    assert (out / "nlu.json").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no .model.onnx.old left
+
+
+def test_export_replaces_an_earlier_artifact(monkeypatch, capsys, tmp_path, tiny_mixed_model_dir):
+    out = tmp_path / "artifact"
+    assert run_main(monkeypatch, capsys, "export", tiny_mixed_model_dir(True), out)[0] == 0
+    code, _, stderr = run_main(monkeypatch, capsys, "export", tiny_mixed_model_dir(False), out)
+    assert code == 0, stderr
+    assert json.loads((out / "nlu.json").read_text())["decoding"]["type"] == "softmax"
+
+
+def test_export_never_replaces_the_directory_that_holds_the_model(
+    monkeypatch, capsys, tmp_path, tiny_mixed_model_dir
+):
+    """`nlu export runs/x/best runs/x` used to leave only the artifact: the run, its best model included, was gone."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_mixed_model_dir(True), run / "best")
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    for out in (run, run / "best"):
+        code, _, stderr = run_main(monkeypatch, capsys, "export", run / "best", out, "--overwrite")
+        assert code == 2 and "holds the model being exported" in stderr
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before

@@ -142,3 +142,29 @@ def test_evaluate_missing_split(tiny_model_dir, tmp_path, monkeypatch, capsys):
         monkeypatch, capsys, "evaluate", tiny_model_dir, "--data", "demo", "--split", "nope"
     )
     assert code == 2 and "no split 'nope'" in err
+
+
+def test_predict_refuses_a_model_without_its_tokenizer(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    """Without tokenizer.json transformers built a vocabulary-less tokenizer: every word [UNK], exit 0."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "tokenizer.json").unlink()
+    code, stdout, stderr = run_main(monkeypatch, capsys, "predict", model, "book a table in paris")
+    assert code == 2 and stdout == ""
+    assert "tokenizer.json is missing" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("keep", [100, 0.5], ids=["header", "half"])
+def test_predict_on_truncated_weights_is_a_clear_error(tiny_model_dir, tmp_path, monkeypatch, capsys, keep):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    weights = model / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: int(keep * len(data)) if isinstance(keep, float) else keep])
+    code, _, stderr = run_main(monkeypatch, capsys, "predict", model, "book a table")
+    assert code == 2 and "Traceback" not in stderr
+    assert "model.safetensors: the weights file is damaged" in stderr

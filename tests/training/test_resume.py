@@ -4,6 +4,10 @@ and dev metrics of a run that was never interrupted. Also: Ctrl-C, and the run-d
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +16,8 @@ from nlu_testing import write_recipe
 from safetensors.torch import load_file
 
 from nlu.data.demo import DEMO_DIR
-from nlu.errors import InterruptedRun, RecipeError
-from nlu.training.checkpoints import list_checkpoints
+from nlu.errors import InterruptedRun, NLUError, RecipeError
+from nlu.training.checkpoints import RunDirBusy, list_checkpoints, run_dir_lock
 from nlu.training.trainer import TrainerState, train
 
 
@@ -171,3 +175,98 @@ def test_a_resumed_runs_training_time_counts_the_time_before_the_interruption(sh
     result = train(short_recipe, output_dir=run_dir, resume=True)
     assert result.train_seconds > before  # not only the resumed process's share
     assert json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])["seconds"] > before
+
+
+def test_resume_from_the_checkpoint_of_the_last_step_trains_no_extra_step(short_recipe, uninterrupted):
+    """max_steps (12) ends mid-epoch; a crash right after step 12's checkpoint used to train a 13th step."""
+    run_dir = short_recipe.parent / "crashed-at-12"
+    interrupted_then_resumed(short_recipe, run_dir, step=12)
+    assert_same_weights(final_weights(run_dir), final_weights(uninterrupted))
+    assert dev_history(run_dir) == dev_history(uninterrupted)
+
+
+def test_a_crash_between_the_evaluation_and_the_checkpoint_logs_each_epoch_once(
+    tmp_path, tiny_backbone, small_dataset, monkeypatch
+):
+    """The process dies after epoch 1's evaluation was logged but before its checkpoint: the resumed run
+    repeats that evaluation, and metrics.jsonl must still hold each epoch once."""
+    import nlu.training.trainer as trainer
+
+    recipe = write_recipe(
+        tmp_path / "recipe.yaml",
+        tiny_backbone,
+        data={"dataset": str(small_dataset)},
+        training={"max_steps": None, "epochs": 3, "checkpoint_every": 2},
+    )
+    train(recipe, output_dir=tmp_path / "uninterrupted")
+
+    real_write = trainer.write_dir_atomically
+
+    def dies_writing_the_best_model(target, write):
+        raise Crash  # like kill -9 inside save_best: metrics.jsonl has the epoch, no checkpoint does
+
+    monkeypatch.setattr(trainer, "write_dir_atomically", dies_writing_the_best_model)
+    with pytest.raises(Crash):
+        train(recipe, output_dir=tmp_path / "resumed")
+    assert [r[0] for r in dev_history(tmp_path / "resumed")] == [1]  # logged; the last checkpoint is step 2
+    assert list_checkpoints(tmp_path / "resumed")[-1].name == "step-0000002"
+    monkeypatch.setattr(trainer, "write_dir_atomically", real_write)
+    train(recipe, output_dir=tmp_path / "resumed", resume=True)
+
+    history = dev_history(tmp_path / "resumed")
+    assert [epoch for epoch, _, _, _ in history] == [1, 2, 3]
+    assert history == dev_history(tmp_path / "uninterrupted")
+
+
+def test_a_damaged_checkpoint_is_named_and_an_older_one_offered(short_recipe):
+    run_dir = short_recipe.parent / "damaged"
+    with pytest.raises(Crash):
+        train(short_recipe, output_dir=run_dir, on_step_end=stop_at(8, Crash()))
+    older, newest = list_checkpoints(run_dir)[-2:]
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # truncated, as by a full disk
+    with pytest.raises(NLUError) as err:
+        train(short_recipe, output_dir=run_dir, resume=True)
+    message = str(err.value)
+    assert str(newest) in message and "model.safetensors" in message and "damaged" in message
+    assert f"the older checkpoint {older.name} reads fine" in message
+
+    # following the advice resumes from the older checkpoint
+    newest.rename(run_dir / f"damaged-{newest.name}")
+    train(short_recipe, output_dir=run_dir, resume=True)
+    assert TrainerState.load(list_checkpoints(run_dir)[-1] / "trainer_state.json").global_step == 12
+
+
+def test_a_second_run_into_a_busy_directory_stops_and_deletes_nothing(short_recipe):
+    """A second `nlu train` (with or without --overwrite) into a directory that a run is training in: today
+    one dies with a traceback, and --overwrite deleted the running run's checkpoints."""
+    run_dir = short_recipe.parent / "busy"
+    seen: list[str] = []
+
+    def second_run(state: TrainerState) -> None:
+        if state.global_step == 5:  # the first run has a checkpoint (step 4) by now
+            for overwrite in (False, True):
+                with pytest.raises(RunDirBusy, match="another training run is using this directory") as err:
+                    train(short_recipe, output_dir=run_dir, overwrite=overwrite)
+                seen.append(str(err.value))
+            assert [c.name for c in list_checkpoints(run_dir)] == ["step-0000004"]
+
+    train(short_recipe, output_dir=run_dir, on_step_end=second_run)
+    assert len(seen) == 2 and f"pid {os.getpid()}" in seen[0]
+    train(short_recipe, output_dir=run_dir, overwrite=True)  # the lock went with the first run
+
+
+def test_a_killed_run_leaves_no_stuck_lock(tmp_path, short_recipe):
+    run_dir = tmp_path / "killed"
+    code = (
+        "import os, signal, sys\n"
+        "from nlu.training.checkpoints import run_dir_lock\n"
+        f"with run_dir_lock(__import__('pathlib').Path({str(run_dir)!r})):\n"
+        "    (__import__('pathlib').Path(sys.argv[1]) / 'x').write_text('1')\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(run_dir)], timeout=60)
+    assert result.returncode == -signal.SIGKILL
+    assert (run_dir / ".lock").is_file()
+    with run_dir_lock(run_dir):  # free again: the kernel dropped the dead process's lock
+        pass
