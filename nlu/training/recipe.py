@@ -302,7 +302,9 @@ class ModelSection(_Section):
 
 class TrainingSection(_Section):
     epochs: int = Field(10, ge=1)
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(
+        32, ge=1, description="per process: with N processes an optimizer step sees N x batch_size utterances"
+    )
     learning_rate: float = Field(5e-5, gt=0.0)
     head_learning_rate: float | None = Field(
         None, gt=0.0, description="for the heads and CRF; default: learning_rate"
@@ -318,7 +320,10 @@ class TrainingSection(_Section):
     checkpoint_every: int = Field(500, ge=1, description="optimizer steps between resumable checkpoints")
     keep_checkpoints: int = Field(2, ge=1)
     max_steps: int | None = Field(
-        None, ge=1, description="stop after this many optimizer steps (smoke tests)"
+        None,
+        ge=1,
+        description="stop after this many batches over all processes (smoke tests): the optimizer steps of one "
+        "process; N processes take max_steps / N steps each",
     )
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads; default: torch's choice")
     auxiliary_schedule: Literal["joint", "intermediate"] = Field(

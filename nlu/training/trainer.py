@@ -36,7 +36,7 @@ from nlu.data.formats import read_examples
 from nlu.data.labels import LabelVocab
 from nlu.data.lexicon import Gazetteer
 from nlu.data.registry import DataSource, data_root, from_files, has_split, load_split, resolve
-from nlu.errors import InterruptedRun, NLUError, RecipeError
+from nlu.errors import InterruptedRun, RecipeError
 from nlu.models import build_model
 from nlu.models.backbones import resolve_backbone
 from nlu.training.auxiliary import AuxiliaryTask, MultiTaskModel, pretrain_encoder
@@ -49,6 +49,7 @@ from nlu.training.checkpoints import (
     write_dir_atomically,
 )
 from nlu.training.data import BucketBatchSampler, Collator, encode_examples
+from nlu.training.processes import check_launch, describe_processes
 from nlu.training.recipe import (
     CodeSwitchSection,
     DataSection,
@@ -309,15 +310,10 @@ def run_training(
     from nlu.evaluation.evaluate import evaluate_examples, write_evaluation
 
     accelerator = Accelerator()
-    launched = int(os.environ.get("WORLD_SIZE", "1"))
-    if launched > 1 and accelerator.num_processes == 1:
-        # accelerate sets up CPU processes (gloo) only when asked to; otherwise, under torchrun on a machine
-        # without GPUs, every process would train alone as "the main process" in the same run directory.
-        raise NLUError(
-            f"launched as {launched} processes, but accelerate set up only one. For CPU-only "
-            "training set ACCELERATE_USE_CPU=1 (torchrun) or use `accelerate launch --cpu`"
-        )
+    launch_warning = check_launch(accelerator.num_processes, os.environ)
     is_main = accelerator.is_main_process
+    if launch_warning and is_main:
+        logger.warning(launch_warning)
     recipe = prepare_run_dir(recipe, run_dir, resume, overwrite) if is_main else recipe
     accelerator.wait_for_everyone()
     if not is_main and resume:
@@ -404,6 +400,8 @@ def run_training(
     max_steps = (
         math.ceil(total_steps / accelerator.num_processes) if t.max_steps else t.epochs * steps_per_epoch
     )
+    if is_main:
+        logger.info(describe_processes(accelerator, t.batch_size, max_steps))
 
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -461,6 +459,7 @@ def run_training(
                         "step": state.global_step,
                         "metric": t.metric,
                         "value": state.best_metric,
+                        "num_processes": accelerator.num_processes,
                         "recipe": recipe.model_dump(mode="json"),
                     },
                     indent=2,

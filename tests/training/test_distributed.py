@@ -1,10 +1,12 @@
 """The same training loop under ``torchrun`` with two CPU processes (gloo): both ranks end with identical weights,
-and rank 0 writes the run directory."""
+and rank 0 writes the run directory; the commands README.md gives for it start the two processes they claim."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from nlu_testing import write_recipe
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
 TIMEOUT_S = 240
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -96,3 +99,53 @@ def test_a_launch_that_accelerate_does_not_see_is_refused(tmp_path, tiny_backbon
     with pytest.raises(NLUError, match="ACCELERATE_USE_CPU=1"):
         train(recipe, output_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def readme_cpu_commands() -> list[str]:
+    """The commands of the first code block of README.md's "Several processes" section (two CPU processes)."""
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("### Several processes", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("command", readme_cpu_commands(), ids=lambda command: command.split()[1])
+def test_the_readme_commands_start_two_processes(command, tmp_path, tiny_backbone):
+    """Each documented command as written, but for the tiny recipe in place of README's, the launcher of this
+    environment, ``--output`` and, for accelerate's launcher, a free port."""
+    words = shlex.split(command)
+    assigned = {}
+    while "=" in words[0]:
+        name, value = words.pop(0).split("=", 1)
+        assigned[name] = value
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone, training={"max_steps": 4, "batch_size": 8})
+    words = [str(recipe) if word.endswith(".yaml") else word for word in words]
+    words[0] = str(Path(sys.executable).with_name(words[0]))  # the launcher of the environment under test
+    if words[1:2] == ["launch"]:
+        # accelerate's launcher listens on port 29500 unless told; a free one lets the test run beside other jobs
+        words[2:2] = ["--main_process_port", str(free_port())]
+    env = {
+        **os.environ,
+        **assigned,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HOME": str(tmp_path / "hf"),  # no accelerate config of this machine's user changes the launch
+    }
+    run_dir = tmp_path / "run"
+    try:
+        proc = subprocess.run(
+            [*words, "--output", str(run_dir)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"{command!r} did not finish in {TIMEOUT_S} s\n{err.stderr}")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    layout = "training on 2 processes (gloo, cpu): batch_size 8 per process = 16 per step"
+    assert layout in output, output[-5000:]
+    assert json.loads((run_dir / "best" / "training_info.json").read_text())["num_processes"] == 2
+    # max_steps counts batches over both processes: each process took 2 of the 4
+    assert [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == [2]
