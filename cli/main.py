@@ -245,19 +245,27 @@ def validate(
     recipes: list[Path] = typer.Argument(..., help="Recipe files to check."),
     overrides: list[str] | None = SetOption,
 ) -> None:
-    """Check recipes against the schema without training; report every problem at once."""
+    """Check recipes against the schema, and that the data they name can be found (nothing is read or
+    downloaded), without training; report every problem at once."""
     from nlu.errors import RecipeError
-    from nlu.generation.recipe import load_generation_recipe, recipe_task
-    from nlu.training.recipe import load_recipe
+    from nlu.generation import recipe as generation
+    from nlu.training import recipe as parser
 
     problems: list[str] = []
     for path in recipes:
+        kind = generation if generation.recipe_task(path) is not None else parser
         try:
-            load = load_generation_recipe if recipe_task(path) is not None else load_recipe
-            load(path, overrides or [])
-            typer.echo(f"ok: {path}")
+            loaded = (kind.load_generation_recipe if kind is generation else kind.load_recipe)(
+                path, overrides or []
+            )
         except RecipeError as err:
             problems.extend(err.problems)
+            continue
+        found = kind.data_problems(loaded, path)
+        if found:
+            problems.extend(found)
+        else:
+            typer.echo(f"ok: {path}")
     if problems:
         raise RecipeError(problems)
 

@@ -204,3 +204,52 @@ def test_bad_override(override, expected):
         load_recipe(REPO / "recipes" / "quickstart.yaml", [override])
     (problem,) = err.value.problems
     assert problem.startswith(f"--set {override}") and expected in problem
+
+
+def test_a_key_written_twice_is_an_error(tmp_path):
+    """A second data: block silently switched the data set (YAML keeps the last key)."""
+    path = tmp_path / "recipe.yaml"
+    path.write_text(
+        "data: {dataset: demo}\ntraining: {epochs: 2}\ndata:\n  dataset: atis\n", encoding="utf-8"
+    )
+    (problem,) = _problems(path)
+    assert problem.startswith(f"{path}: line 3: the key 'data' is written twice") and "line 1" in problem
+
+
+def test_a_nested_key_written_twice_is_an_error(tmp_path):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(
+        "data: {dataset: demo}\ntraining:\n  epochs: 2\n  seed: 1\n  epochs: 5\n", encoding="utf-8"
+    )
+    (problem,) = _problems(path)
+    assert "line 5: the key 'epochs' is written twice" in problem
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("epochs", True), ("learning_rate", True), ("head_learning_rate", False), ("max_steps", True)],
+)
+def test_a_boolean_where_a_number_belongs_is_an_error(tmp_path, key, value):
+    """`epochs: true` was read as 1."""
+    path = _write(tmp_path, {"data": {"dataset": "demo"}, "training": {key: value}})
+    (problem,) = _problems(path)
+    assert problem == f"{path}: training.{key}: expected a number, not true/false, got {value}"
+
+
+def test_booleans_stay_valid_where_booleans_belong(tmp_path):
+    path = _write(
+        tmp_path, {"data": {"dataset": "demo"}, "model": {"use_crf": True, "freeze_embeddings": False}}
+    )
+    assert load_recipe(path).model.use_crf is True
+
+
+def test_a_boolean_in_a_list_of_numbers_is_an_error(tmp_path):
+    path = _write(
+        tmp_path,
+        {
+            "data": {"dataset": "demo"},
+            "model": {"architecture": "ctran", "ctran": {"kernel_sizes": [3, True]}},
+        },
+    )
+    (problem,) = _problems(path)
+    assert "model.ctran.kernel_sizes: expected a number, not true/false" in problem

@@ -91,6 +91,8 @@ def detect_format(path: str | Path) -> str:
         return "atis_iob"
     if suffix == ".tsv":
         return "multiatis"
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
     first, first_row = "", ""
     if path.is_file():
         with path.open(encoding="utf-8-sig", errors="replace") as f:
@@ -100,6 +102,13 @@ def detect_format(path: str | Path) -> str:
                 if line.strip() and not line.startswith("#"):
                     first_row = line.rstrip("\n")
                     break
+    if not first:
+        raise DataError(
+            f"{path}: the file is empty (or holds only blank lines); it has no utterances to read"
+        )
+    if suffix == ".jsonl" or (first.startswith("{") and suffix != ".json"):
+        # JSON lines: the reader itself names a malformed line; only MASSIVE's annot_utt tells another format
+        return "massive" if _first_json_object_has(path, "annot_utt") else "jsonl"
     if first.startswith("{"):
         try:
             obj = json.loads(first)
@@ -117,7 +126,23 @@ def detect_format(path: str | Path) -> str:
         return "conll"
     if len(columns) in (2, 3):
         return "media"
-    raise DataError(f"{path}: cannot tell the format from its name or first lines; pass it with --from")
+    raise DataError(
+        f"{path}: cannot tell the format from its name or first lines; name it (in a recipe: data.format; "
+        f"with `nlu data convert`: --from). Formats: {', '.join(FORMATS)}"
+    )
+
+
+def _first_json_object_has(path: Path, key: str, lines: int = 20) -> bool:
+    """Whether the first JSON object among the first ``lines`` lines of ``path`` has ``key``."""
+    with path.open(encoding="utf-8-sig", errors="replace") as f:
+        for _, line in zip(range(lines), f, strict=False):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                return key in obj
+    return False
 
 
 def read_examples(

@@ -22,14 +22,25 @@ def read(path: str | Path, *, split: str | None = None, lang: str = "en") -> lis
     for lineno, where, obj in json_objects(path, ("tokens", "tags", "intent")):
         if not isinstance(obj["tokens"], list) or not isinstance(obj["tags"], list):
             raise DataError(f"{where}: 'tokens' and 'tags' must be lists of strings")
+        for key in ("tokens", "tags"):
+            bad = next((i for i, v in enumerate(obj[key]) if not isinstance(v, str)), None)
+            if bad is not None:
+                raise DataError(
+                    f"{where}: {key}[{bad}] is {json.dumps(obj[key][bad])}, not a string; every entry of "
+                    f"'{key}' must be a string"
+                )
+        if not isinstance(obj["intent"], str):
+            raise DataError(
+                f"{where}: 'intent' is {json.dumps(obj['intent'])}, not a string; give the intent's name"
+            )
         meta = obj.get("meta") or {}
         if not isinstance(meta, dict):
             raise DataError(f"{where}: 'meta' must be a JSON object")
         example = Example(
             id=str(obj.get("id", f"{path.stem}-{lineno:05d}")),
-            tokens=[str(t) for t in obj["tokens"]],
-            tags=[str(t) for t in obj["tags"]],
-            intent=str(obj["intent"]),
+            tokens=obj["tokens"],
+            tags=obj["tags"],
+            intent=obj["intent"],
             lang=str(obj.get("lang", lang)),
             meta=meta,
         )

@@ -79,11 +79,22 @@ def check_example(example: Example, where: str, stats: ReadStats) -> Example:
     for tok in example.tokens:
         if not tok or tok.isspace() or any(c.isspace() for c in tok):
             raise DataError(f"{where}: token {tok!r} is empty or contains white space")
+    spaced = [t for t in example.tags if any(c.isspace() for c in t)]
+    if spaced:
+        raise DataError(
+            f"{where}: tag {spaced[0]!r} contains white space, which would make it a label of its own; "
+            f"write {spaced[0].strip()!r}"
+        )
     bad = [t for t in example.tags if not is_valid_tag(t)]
     if bad:
         raise DataError(f"{where}: tag {bad[0]!r} is not BIO (expected O, B-<type> or I-<type>)")
     if not example.intent or not example.intent.strip():
         raise DataError(f"{where}: missing intent")
+    if example.intent != example.intent.strip():
+        raise DataError(
+            f"{where}: intent {example.intent!r} has white space around it, which would make it a label of its "
+            f"own; write {example.intent.strip()!r}"
+        )
     example.tags, changed = repair_bio(example.tags)
     stats.bio_repaired += changed
     return example

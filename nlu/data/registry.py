@@ -243,12 +243,13 @@ def load_split(source: DataSource | str, split: str) -> list[Example]:
         return load_hf_split(source, split)
     found = split_file(source, split)
     if found is None:
-        raise DataError(f"{source.describe()}: no split {split!r}: {_expected(source, split)}")
+        raise DataError(f"{source.describe()}: no split {split!r}: {expected_files(source, split)}")
     path, fmt, options = found
     return read_examples(path, fmt, split=split, **options)
 
 
-def _expected(source: DataSource, split: str) -> str:
+def expected_files(source: DataSource, split: str) -> str:
+    """Where a split's file was looked for, in words, for error messages."""
     if source.kind == "card":
         tried = [str(p) for p, _ in _card_candidates(source, split)]
         return f"none of {', '.join(tried)} exists"

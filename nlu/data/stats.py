@@ -7,7 +7,16 @@ import statistics
 from collections import Counter
 
 from nlu.data.bio import slot_type
-from nlu.data.registry import data_root, has_split, load_split, read_card, resolve, split_file
+from nlu.data.registry import (
+    data_root,
+    expected_files,
+    has_split,
+    load_split,
+    read_card,
+    resolve,
+    split_file,
+)
+from nlu.errors import DataError
 
 SPLITS = ("train", "dev", "test")
 
@@ -50,6 +59,10 @@ def dataset_stats(name_or_path: str) -> dict:
             "file": str(found[0]) if found else source.location,
             "format": found[1] if found else "hf",
         }
+    if not out["splits"]:
+        raise DataError(
+            f"{source.describe()}: no train, dev or test split found; for train: {expected_files(source, 'train')}"
+        )
     card = source.card if source.kind == "card" else (read_card(source.name) if source.name else None)
     is_default = source.variant is None or (card or {}).get("default_variant") == source.variant
     train = vocab.get("train")

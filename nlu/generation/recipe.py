@@ -12,16 +12,13 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from nlu.data.registry import data_root
 from nlu.errors import RecipeError
-from nlu.training.recipe import _format_errors, apply_overrides, read_yaml_file
+from nlu.training.recipe import _format_errors, _Section, apply_overrides, read_yaml_file
 
 GENERATION_TASKS = ("kb_describe", "ntrd")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class GenerationData(_Section):
@@ -168,3 +165,79 @@ def load_generation_recipe(path: str | Path, overrides: list[str] | None = None)
 
 def dump_generation_recipe(recipe: GenerationRecipe) -> str:
     return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
+
+
+def _card(dataset: str | None) -> dict:
+    """The data card of a generation data set (``kind: generation``), or ``{}``."""
+    from nlu.data.registry import read_card
+    from nlu.errors import DataError
+
+    if dataset is None or "/" in dataset:
+        return {}
+    try:
+        card = read_card(dataset)
+    except DataError:
+        return {}
+    return card if card.get("kind") == "generation" else {}
+
+
+def catalogue_file(data) -> Path:
+    """The movie catalogue: ``data.catalogue`` (a path, or relative to the data set's folder), else the card's."""
+    given = data.catalogue or _card(data.dataset).get("catalogue")
+    if given is None:
+        raise RecipeError(
+            ["data.catalogue: required for task ntrd, e.g. catalogue: original/movies_with_mentions.csv"]
+        )
+    path = Path(given)
+    if not path.is_absolute() and data.dataset is not None and not path.is_file():
+        path = data_root() / data.dataset / path
+    if not path.is_file():
+        raise RecipeError([f"data.catalogue: {path} does not exist"])
+    return path
+
+
+def split_file(data, split: str) -> Path:
+    """The file of ``split``: from ``data.files``, or found under ``$NLU_DATA_DIR`` as the data set's card lists
+    (its normalized copy first, then the native files), or ``<dataset>/<split>.jsonl``."""
+    if data.files is not None:
+        if split not in data.files:
+            raise RecipeError(
+                [f"data.files: no {split!r} file; give one, e.g. files: {{{split}: path.jsonl}}"]
+            )
+        return Path(data.files[split])
+    card = _card(data.dataset)
+    patterns = card.get("files") or [f"{data.dataset}/{{split}}.jsonl"]
+    native = (card.get("native_splits") or {}).get(split, split)
+    root, tried = data_root(), []
+    for pattern in patterns:
+        relative = pattern.format(split=split, native_split=native)
+        for path in sorted(root.glob(relative)) if "*" in relative else [root / relative]:
+            if path.is_file():
+                return path
+        tried.append(str(root / relative))
+    hint = f"`nlu data download {data.dataset}`, or " if card.get("download") else ""
+    raise RecipeError(
+        [f"data.dataset: no {split!r} split of {data.dataset}; tried {', '.join(tried)}. Get it with {hint}set "
+         "NLU_DATA_DIR to the folder that holds it"]
+    )  # fmt: skip
+
+
+def data_problems(recipe: GenerationRecipe, where: str | Path) -> list[str]:
+    """What ``nlu validate`` finds wrong with the files a valid generator recipe names (nothing is read)."""
+    problems: list[str] = []
+    data = recipe.data
+    for split in (data.train_split, data.dev_split):
+        if split is None:
+            continue
+        try:
+            path = split_file(data, split)
+            if not path.is_file():
+                problems.append(f"{where}: data.files.{split}: {path}: no such file")
+        except RecipeError as err:
+            problems.extend(f"{where}: {problem}" for problem in err.problems)
+    if recipe.task == "ntrd":
+        try:
+            catalogue_file(data)
+        except RecipeError as err:
+            problems.extend(f"{where}: {problem}" for problem in err.problems)
+    return problems

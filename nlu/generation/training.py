@@ -19,8 +19,7 @@ from accelerate.utils import set_seed
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import get_constant_schedule_with_warmup
 
-from nlu.data.registry import data_root
-from nlu.errors import InterruptedRun, RecipeError
+from nlu.errors import InterruptedRun
 from nlu.generation.describe import KBDescriber
 from nlu.generation.dialogues import ITEM
 from nlu.generation.kb_describe import KBDescribeConfig, KBDescribeForGeneration
@@ -30,8 +29,10 @@ from nlu.generation.recipe import (
     GenerationRecipe,
     KBDescribeRecipe,
     NTRDRecipe,
+    catalogue_file,
     dump_generation_recipe,
     load_generation_recipe,
+    split_file,
 )
 from nlu.generation.records import RecordText, Vocab, group_references, read_records
 from nlu.training.checkpoints import (
@@ -58,61 +59,6 @@ def train_generator(
     run_dir = Path(output_dir or recipe.output_dir)
     with run_dir_lock(run_dir):
         return run_generator(recipe, run_dir, resume=resume, overwrite=overwrite)
-
-
-def _card(dataset: str | None) -> dict:
-    """The data card of a generation data set (``kind: generation``), or ``{}``."""
-    from nlu.data.registry import read_card
-    from nlu.errors import DataError
-
-    if dataset is None or "/" in dataset:
-        return {}
-    try:
-        card = read_card(dataset)
-    except DataError:
-        return {}
-    return card if card.get("kind") == "generation" else {}
-
-
-def catalogue_file(data) -> Path:
-    """The movie catalogue: ``data.catalogue`` (a path, or relative to the data set's folder), else the card's."""
-    given = data.catalogue or _card(data.dataset).get("catalogue")
-    if given is None:
-        raise RecipeError(
-            ["data.catalogue: required for task ntrd, e.g. catalogue: original/movies_with_mentions.csv"]
-        )
-    path = Path(given)
-    if not path.is_absolute() and data.dataset is not None and not path.is_file():
-        path = data_root() / data.dataset / path
-    if not path.is_file():
-        raise RecipeError([f"data.catalogue: {path} does not exist"])
-    return path
-
-
-def split_file(data, split: str) -> Path:
-    """The file of ``split``: from ``data.files``, or found under ``$NLU_DATA_DIR`` as the data set's card lists
-    (its normalized copy first, then the native files), or ``<dataset>/<split>.jsonl``."""
-    if data.files is not None:
-        if split not in data.files:
-            raise RecipeError(
-                [f"data.files: no {split!r} file; give one, e.g. files: {{{split}: path.jsonl}}"]
-            )
-        return Path(data.files[split])
-    card = _card(data.dataset)
-    patterns = card.get("files") or [f"{data.dataset}/{{split}}.jsonl"]
-    native = (card.get("native_splits") or {}).get(split, split)
-    root, tried = data_root(), []
-    for pattern in patterns:
-        relative = pattern.format(split=split, native_split=native)
-        for path in sorted(root.glob(relative)) if "*" in relative else [root / relative]:
-            if path.is_file():
-                return path
-        tried.append(str(root / relative))
-    hint = f"`nlu data download {data.dataset}`, or " if card.get("download") else ""
-    raise RecipeError(
-        [f"data.dataset: no {split!r} split of {data.dataset}; tried {', '.join(tried)}. Get it with {hint}set "
-         "NLU_DATA_DIR to the folder that holds it"]
-    )  # fmt: skip
 
 
 def _batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:

@@ -85,17 +85,18 @@ def run_dir_lock(run_dir: Path) -> Iterator[None]:
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_FILE
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
+    if fcntl is not None:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunDirBusy(
+                f"{run_dir}: another training run is using this directory ({holder}); wait for it to "
+                "finish, stop it, or train into another directory with --output DIR"
+            ) from None
     try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise RunDirBusy(
-                    f"{run_dir}: another training run is using this directory ({holder}); wait for it to "
-                    "finish, stop it, or train into another directory with --output DIR"
-                ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(
@@ -105,11 +106,11 @@ def run_dir_lock(run_dir: Path) -> Iterator[None]:
         handle.flush()
         yield
     finally:
+        # Unlinked while still held, so a process that opens it now finds it locked, not a free stale file.
+        path.unlink(missing_ok=True)
         handle.close()  # releases the flock
-        # A run that wrote nothing (it stopped on a bad recipe) leaves no directory behind it.
-        if not existed and {p.name for p in run_dir.iterdir()} <= {LOCK_FILE}:
-            path.unlink(missing_ok=True)
-            run_dir.rmdir()
+        if not existed and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a run that wrote nothing (it stopped on a bad recipe) leaves no directory behind
 
 
 def run_dir_holds_a_run(run_dir: Path) -> bool:
@@ -128,7 +129,12 @@ def _unreadable(checkpoint: Path) -> str | None:
                 with safe_open(str(file), framework="pt") as f:
                     for key in f.keys():  # noqa: SIM118 - safe_open is not iterable
                         f.get_tensor(key)
-            elif file.suffix in (".bin", ".pt", ".pth", ".pkl"):  # accelerate writes its RNG states with torch
+            elif file.suffix in (
+                ".bin",
+                ".pt",
+                ".pth",
+                ".pkl",
+            ):  # accelerate writes its RNG states with torch
                 torch.load(file, map_location="cpu", weights_only=False)
         except Exception as err:  # each format raises its own error types for a damaged file
             return f"{file.name}: {err}"

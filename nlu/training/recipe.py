@@ -9,16 +9,49 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nlu.errors import RecipeError
 
 
+def _accepts_number_not_bool(annotation: Any) -> bool:
+    """Whether a field's type takes int or float but not bool (``int | None``, ``list[int]`` do too)."""
+    found: set[type] = set()
+    stack = [annotation]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, type):
+            found.add(current)
+        stack.extend(get_args(current))
+    return bool(found & {int, float}) and bool not in found
+
+
 class _Section(BaseModel):
+    """A recipe section: unknown keys are errors, and so are booleans where a number belongs (pydantic would
+    read ``epochs: true`` as 1)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None and _accepts_number_not_bool(field.annotation):
+            items = value if isinstance(value, list) else [value]
+            if any(isinstance(item, bool) for item in items):
+                raise ValueError("expected a number, not true/false")
+        return value
 
 
 class CodeSwitchSection(_Section):
@@ -104,6 +137,19 @@ class DataSection(_Section):
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ValueError(f"unknown format{hint} Known: {', '.join(FORMATS)}")
         return value
+
+    def source(self):
+        """The section as a :class:`nlu.data.registry.DataSource` (a name, a folder, or one file per split);
+        raises :class:`nlu.errors.DataError` when it does not resolve."""
+        from nlu.data.registry import from_files, resolve
+
+        source = (
+            from_files(self.files, format=self.format)
+            if self.files
+            else resolve(self.dataset, format=self.format)
+        )
+        source.hf_config, source.columns = self.hf_config, self.columns
+        return source
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSection:
@@ -355,7 +401,7 @@ def _expected(error: dict) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
-    return error["msg"].lower()
+    return error["msg"].lower().removeprefix("value error, ")
 
 
 def _suggest(loc: tuple, data: dict, schema: type[BaseModel] | None = None) -> str:
@@ -417,15 +463,47 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A mapping that names the same key twice (YAML would silently keep the last)."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping: a second ``data:`` block would
+    otherwise silently replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the base class reports it
+                break
+            if first != key_node.start_mark.line + 1:
+                raise DuplicateKey(
+                    f"line {key_node.start_mark.line + 1}: the key {key!r} is written twice in one mapping (also "
+                    f"on line {first}); YAML would keep only the last one. Merge the two into one"
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_text(text: str):
+    """``yaml.safe_load`` that raises :class:`DuplicateKey` for a key written twice in one mapping."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml_file(
     path: Path, what: str, expected: str, error: Callable[[list[str]], Exception] = RecipeError
 ) -> dict:
-    """The YAML mapping in ``path``; a missing file, bad YAML, non-UTF-8 bytes or a non-mapping raise ``error``
-    (a one-problem list) saying which, e.g. ``x.yaml: not valid YAML: ...``. An empty file is an empty mapping."""
+    """The YAML mapping in ``path``; a missing file, bad YAML, a key written twice, non-UTF-8 bytes or a
+    non-mapping raise ``error`` (a one-problem list) saying which, e.g. ``x.yaml: not valid YAML: ...``. An empty
+    file is an empty mapping."""
     if not path.is_file():
         raise error([f"{path}: no such {what} file"])
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml_text(path.read_text(encoding="utf-8"))
+    except DuplicateKey as err:
+        raise error([f"{path}: {err}"]) from None
     except yaml.YAMLError as err:
         raise error([f"{path}: not valid YAML: {err}"]) from None
     except UnicodeDecodeError:
@@ -454,6 +532,60 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
             if not any("data.dataset" in p for p in problems):
                 problems.append(missing)
         raise RecipeError(problems) from None
+
+
+def data_problems(recipe: Recipe, where: str | Path) -> list[str]:
+    """What ``nlu validate`` finds wrong with the data a valid recipe names, without reading or downloading it:
+    a data set name or folder that does not resolve, a missing train split, files the recipe lists that do not
+    exist (auxiliary data, gazetteers, label files, dictionaries)."""
+    from nlu.data.registry import data_root, has_split, resolve
+    from nlu.errors import DataError
+
+    problems: list[str] = []
+    data = recipe.data
+    try:
+        source = data.source()
+        if not has_split(source, data.train_split):
+            problems.append(
+                f"{where}: data.train_split: {source.describe()} has no {data.train_split!r} split"
+            )
+    except DataError as err:
+        problems.append(f"{where}: {err}" if data.files else f"{where}: data.dataset: {err}")
+    for i, task in enumerate(data.auxiliary or []):
+        try:
+            if task.file:
+                _require_file(task.file)
+            else:
+                resolve(task.dataset, format=task.format)
+        except DataError as err:
+            problems.append(f"{where}: data.auxiliary[{i}]: {err}")
+    switch = data.augment.code_switch if data.augment else None
+    dictionaries = switch and switch.dictionaries
+    if dictionaries and not (
+        Path(dictionaries).expanduser().is_dir() or (data_root() / dictionaries).is_dir()
+    ):
+        problems.append(
+            f"{where}: data.augment.code_switch.dictionaries: no folder {dictionaries} (nor under {data_root()})"
+        )
+    m = recipe.model
+    files = {f"model.lexicon.files.{k}": v for k, v in ((m.lexicon.files or {}) if m.lexicon else {}).items()}
+    if m.zeroshot and m.zeroshot.label_file:
+        files["model.zeroshot.label_file"] = m.zeroshot.label_file
+    if m.prompting:
+        files["model.prompting.labels"] = m.prompting.labels
+    for name, file in files.items():
+        try:
+            _require_file(file)
+        except DataError as err:
+            problems.append(f"{where}: {name}: {err}")
+    return problems
+
+
+def _require_file(path: str) -> None:
+    from nlu.errors import DataError
+
+    if not Path(path).expanduser().is_file():
+        raise DataError(f"{path}: no such file")
 
 
 def dump_recipe(recipe: Recipe) -> str:

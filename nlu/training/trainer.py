@@ -35,7 +35,7 @@ from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 from nlu.data.formats import read_examples
 from nlu.data.labels import LabelVocab
 from nlu.data.lexicon import Gazetteer
-from nlu.data.registry import DataSource, data_root, from_files, has_split, load_split, resolve
+from nlu.data.registry import data_root, has_split, load_split, resolve
 from nlu.errors import InterruptedRun, RecipeError
 from nlu.models import build_model
 from nlu.models.backbones import resolve_backbone
@@ -52,7 +52,6 @@ from nlu.training.data import BucketBatchSampler, Collator, encode_examples
 from nlu.training.processes import check_launch, describe_processes
 from nlu.training.recipe import (
     CodeSwitchSection,
-    DataSection,
     LexiconSection,
     Recipe,
     dump_recipe,
@@ -121,17 +120,6 @@ def write_metrics(run_dir: Path, records: list[dict], append: bool = False) -> N
     """``metrics.jsonl``: one line per evaluation on dev; ``append`` adds to it, else it is replaced."""
     with open(run_dir / "metrics.jsonl", "a" if append else "w", encoding="utf-8") as f:
         f.writelines(json.dumps(record) + "\n" for record in records)
-
-
-def data_source(data: DataSection) -> DataSource:
-    """The recipe's data section as a :class:`DataSource` (a name, a folder, or one file per split)."""
-    source = (
-        from_files(data.files, format=data.format)
-        if data.files
-        else resolve(data.dataset, format=data.format)
-    )
-    source.hf_config, source.columns = data.hf_config, data.columns
-    return source
 
 
 def _prompt_run(
@@ -324,7 +312,7 @@ def run_training(
     set_seed(t.seed)
 
     # Data: everything is read and checked before any model is built.
-    source = data_source(recipe.data)
+    source = recipe.data.source()
     train_examples = load_split(source, recipe.data.train_split)
     dev_examples = (
         load_split(source, recipe.data.dev_split)

@@ -118,3 +118,11 @@ def test_train_and_evaluate_on_rasa_files_named_per_split(tmp_path, monkeypatch,
         monkeypatch, capsys, "evaluate", tmp_path / "run" / "best", "--data", tmp_path, "--split", "dev"
     )
     assert code == 0, err
+
+
+def test_stats_of_a_folder_without_split_files_is_an_error(monkeypatch, capsys, tmp_path):
+    """It printed an empty table and exited 0."""
+    (tmp_path / "notes.txt").write_text("not data")
+    code, stdout, stderr = run_main(monkeypatch, capsys, "data", "stats", tmp_path)
+    assert code == 2 and stdout == ""
+    assert "no train, dev or test split found" in stderr and "train.jsonl" in stderr

@@ -298,3 +298,38 @@ def test_conll_ner_skips_docstart_and_takes_the_last_column():
     assert [ex.tokens for ex in examples] == [["EU", "rejects", "German", "call"], ["Peter", "Blackburn"]]
     assert examples[0].tags == ["B-ORG", "O", "B-MISC", "O"] and examples[1].tags == ["B-PER", "I-PER"]
     assert {ex.intent for ex in examples} == {"none"} and examples[0].meta == {"intent_annotated": False}
+
+
+def test_a_malformed_first_line_is_blamed_on_line_one(tmp_path):
+    """The format guess used to read a broken first line as Snips JSON and blame line 3."""
+    path = tmp_path / "train.jsonl"
+    good = '{"tokens": ["hi"], "tags": ["O"], "intent": "greet"}'
+    path.write_text('{"tokens": ["hi"], "tags": ["O"], "intent": \n' + good + "\n" + good + "\n")
+    assert detect_format(path) == "jsonl"
+    with pytest.raises(DataError) as err:
+        read_examples(path)
+    assert str(err.value).startswith(f"{path}:1: malformed JSON")
+
+
+def test_massive_is_still_told_apart_from_jsonl(tmp_path):
+    path = tmp_path / "en-US.jsonl"
+    path.write_text(
+        '{"utt": "wake me", "annot_utt": "wake me", "intent": "alarm_set", "partition": "train"}\n'
+    )
+    assert detect_format(path) == "massive"
+
+
+@pytest.mark.parametrize("content", ["", "\n  \n"])
+def test_an_empty_file_says_so_and_suggests_no_option_that_does_not_exist(tmp_path, content):
+    path = tmp_path / "train.jsonl"
+    path.write_text(content)
+    with pytest.raises(DataError) as err:
+        read_examples(path)
+    assert "empty" in str(err.value) and "--from" not in str(err.value)
+
+
+def test_an_unknown_format_names_both_ways_to_give_it(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_text("one two three four five\n")
+    with pytest.raises(DataError, match=r"data\.format.*--from"):
+        detect_format(path)

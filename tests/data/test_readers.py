@@ -181,6 +181,13 @@ def test_jsonl_length_mismatch_names_file_and_line(tmp_path):
         ('{"tokens": ["new york"], "tags": ["B-city"], "intent": "x"}', "contains white space"),
         ('{"tokens": ["hi"], "tags": ["O"], "intent": " "}', "missing intent"),
         ('{"tokens": [], "tags": [], "intent": "x"}', "empty utterance"),
+        # a class None, the word "None", and labels of their own: accepted silently before
+        ('{"tokens": ["hi"], "tags": ["O"], "intent": null}', "'intent' is null, not a string"),
+        ('{"tokens": ["hi"], "tags": ["O"], "intent": 3}', "'intent' is 3, not a string"),
+        ('{"tokens": ["hi", null], "tags": ["O", "O"], "intent": "x"}', "tokens[1] is null, not a string"),
+        ('{"tokens": ["hi"], "tags": [null], "intent": "x"}', "tags[0] is null, not a string"),
+        ('{"tokens": ["hi"], "tags": ["B-city "], "intent": "x"}', "tag 'B-city ' contains white space"),
+        ('{"tokens": ["hi"], "tags": ["O"], "intent": "get_weather "}', "has white space around it"),
     ],
 )
 def test_jsonl_bad_record_names_line_and_problem(tmp_path, line, expected):

@@ -19,9 +19,8 @@ from nlu.data.download import download
 from nlu.data.registry import cards_dir, read_card, resolve
 from nlu.errors import DataError, RecipeError, RecordError
 from nlu.generation.dialogues import read_dialogues
-from nlu.generation.recipe import GenerationData
+from nlu.generation.recipe import GenerationData, catalogue_file, split_file
 from nlu.generation.records import parse_mr, read_records
-from nlu.generation.training import catalogue_file, split_file
 
 SHARED = Path(os.environ.get("NLU_DATA_DIR", "../shared/data"))
 needs_data = pytest.mark.skipif(not (SHARED / "e2e").is_dir(), reason="needs ../shared/data (NLU_DATA_DIR)")
