@@ -50,8 +50,13 @@ SlotBonusOption = typer.Option(
 )
 
 
+# Line breaks to str.splitlines and to some JSON-lines readers, though JSON allows them raw: escaped, so that
+# one object is always one line of output.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def _echo_json(obj: dict) -> None:
-    typer.echo(json.dumps(obj, ensure_ascii=False))
+    typer.echo(json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKS))
 
 
 @app.command()
@@ -142,8 +147,7 @@ def predict(
     MODEL_DIR is a trained model directory or an artifact directory written by `nlu export`."""
     lines = list(texts or [])
     if input is not None:
-        stream = sys.stdin if input == "-" else _open_text(Path(input))
-        lines.extend(line.rstrip("\r\n") for line in stream)  # CRLF files: no '\r' in the text
+        lines.extend(utterance_lines(_read_stdin() if input == "-" else _read_text(Path(input))))
     if not lines:
         raise NLUError("nothing to parse: give utterances as arguments or --input FILE (- for stdin)")
     parser = _load_parser(model_dir, batch_size, labels, bonuses=(intent_bonus, slot_bonus))
@@ -152,16 +156,34 @@ def predict(
         _echo_json(prediction.to_dict())
 
 
-def _open_text(path: Path):
+def utterance_lines(text: str) -> list[str]:
+    """One utterance per ``\n``-terminated line (a CRLF's ``\r`` dropped). Only ``\n`` ends a line: form
+    feeds, vertical tabs, ``\x1c``-``\x1e``, ``\x85``, ``\u2028`` and ``\u2029`` inside a line are part of it,
+    as they are for ``wc -l`` and for a file read from stdin."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line starts no new one
+    return [line.removesuffix("\r") for line in lines]
+
+
+def _read_stdin() -> str:
+    stream = getattr(sys.stdin, "buffer", None)
+    return _decode(stream.read(), "stdin") if stream is not None else sys.stdin.read()
+
+
+def _read_text(path: Path) -> str:
     if not path.is_file():
         raise NLUError(f"{path}: no such file")
-    raw = path.read_bytes()
+    return _decode(path.read_bytes(), str(path))
+
+
+def _decode(raw: bytes, where: str) -> str:
     try:
-        return raw.decode("utf-8-sig").splitlines(keepends=True)  # a BOM is not text
+        return raw.decode("utf-8-sig")  # a BOM is not text
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise NLUError(
-            f"{path}:{line}: not valid UTF-8 (byte offset {err.start}); re-encode it as UTF-8"
+            f"{where}:{line}: not valid UTF-8 (byte offset {err.start}); re-encode it as UTF-8"
         ) from None
 
 
@@ -468,12 +490,17 @@ def _load_parser(
 ):
     """The parser for any model: a trained model directory (Predictor), an artifact directory from `nlu export`
     (runtime Parser, no torch needed) or a prompted LLM written by `nlu train` (architecture: prompting). Each
-    keeps ``intent_labels`` and ``slot_labels``; :func:`_parse` calls it."""
-    if (model_dir / "prompting.json").is_file():
+    keeps ``intent_labels`` and ``slot_labels``; :func:`_parse` calls it. A run directory stands for its
+    ``best/``."""
+    from nlu.model_dirs import resolve_model_dir
+
+    found = resolve_model_dir(model_dir)
+    model_dir = found.path
+    if found.kind == "prompt":
         from nlu.prompting.model_dir import load_prompt_predictor
 
         return load_prompt_predictor(model_dir)
-    if (model_dir / "nlu.json").is_file():
+    if found.kind == "artifact":
         from nlu.runtime import Parser
 
         if labels is not None or bonuses != (None, None):

@@ -65,7 +65,8 @@ class Predictor:
             model.eval()
         return cls(model, tokenizer, batch_size=batch_size)
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: str | Sequence[str]) -> list[Prediction]:
+        """Parse raw utterances; a single string is one utterance (one prediction, not one per character)."""
         return predict_in_batches(items_from_texts(texts), self.batch_size, self._predict_batch)
 
     def predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:

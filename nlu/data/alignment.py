@@ -137,8 +137,11 @@ def assemble_prediction(
 Item = tuple[str, list[str], list[tuple[int, int]]]
 
 
-def items_from_texts(texts: Sequence[str]) -> list[Item]:
-    """Raw text split into words by the ``ws_punct_v1`` rule."""
+def items_from_texts(texts: str | Sequence[str]) -> list[Item]:
+    """Raw text split into words by the ``ws_punct_v1`` rule. A single string is one utterance: a parser's
+    batch verb given ``"book a flight"`` parses one utterance, not thirteen one-character ones."""
+    if isinstance(texts, str):
+        texts = [texts]
     items = []
     for text in texts:
         words = split_words(text)
@@ -147,7 +150,13 @@ def items_from_texts(texts: Sequence[str]) -> list[Item]:
 
 
 def items_from_words(words_batch: Sequence[Sequence[str]]) -> list[Item]:
-    """Pre-tokenised utterances (evaluation): the words joined with single spaces give the offsets."""
+    """Pre-tokenised utterances (evaluation): the words joined with single spaces give the offsets. Raises
+    ``TypeError`` for one utterance's words (a list of strings) where a batch of them belongs."""
+    if isinstance(words_batch, str) or any(isinstance(words, str) for words in words_batch):
+        raise TypeError(
+            "expected a batch of word lists, e.g. [['book', 'a', 'flight']]; for raw text use the parser's "
+            "parse/parse_batch (or predict)"
+        )
     items = []
     for words in words_batch:
         text, offsets = offsets_for_tokens(words)

@@ -54,19 +54,21 @@ def evaluate(
     """``nlu evaluate``: score a model directory, or an artifact directory from ``nlu export``, on a split; write
     the report to ``output_dir`` (default ``MODEL_DIR/../eval-<dataset>-<split>``). Returns the summary."""
     from nlu.data.registry import load_split, resolve
+    from nlu.model_dirs import resolve_model_dir
 
+    found = resolve_model_dir(model_dir)
+    model_dir = found.path
     source = resolve(dataset)
     examples = load_split(source, split)
-    model_dir = Path(model_dir)
     extra: dict = {}
-    if (model_dir / "prompting.json").is_file():  # a prompted LLM (nlu.prompting): the same evaluator
+    if found.kind == "prompt":  # a prompted LLM (nlu.prompting): the same evaluator
         from nlu.prompting.model_dir import load_prompt_predictor
 
         predictor = load_prompt_predictor(model_dir)
         predictions = predictor.predict_examples(examples)
         result = _evaluate(examples, predictions, LabelVocab(predictor.intent_labels, predictor.slot_labels))
         extra["prompting"] = predictor.stats.to_dict()
-    elif (model_dir / "nlu.json").is_file():  # an exported artifact, scored through the torch-free runtime
+    elif found.kind == "artifact":  # an exported artifact, scored through the torch-free runtime
         from nlu.runtime import Parser
 
         parser = Parser.load(model_dir)

@@ -358,7 +358,9 @@ def export_model(
 
     if quantize not in ("none", "int8"):
         raise ExportError(f"--quantize must be none or int8, got {quantize!r}")
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    from nlu.model_dirs import resolve_model_dir
+
+    model_dir, out_dir = resolve_model_dir(model_dir, kinds=("model",)).path, Path(out_dir)
     check_destination(model_dir, out_dir, overwrite)
     model = load_model(model_dir).eval()
     tokenizer = load_tokenizer(model_dir, model)

@@ -106,7 +106,7 @@ class PromptPredictor:
         self._slot_index = {tag: i for i, tag in enumerate(self.slot_labels)}
         self.stats = PromptStats()
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(self, texts: str | Sequence[str]) -> list[Prediction]:
         return predict_in_batches(items_from_texts(texts), 16, self._predict_batch)
 
     def predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:

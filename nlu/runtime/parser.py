@@ -98,7 +98,7 @@ class Parser:
     def parse(self, text: str) -> Prediction:
         return self.parse_batch([text])[0]
 
-    def parse_batch(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
+    def parse_batch(self, texts: str | Sequence[str], batch_size: int = 32) -> list[Prediction]:
         return predict_in_batches(items_from_texts(texts), batch_size, self._parse_batch)
 
     def parse_words(self, words_batch: Sequence[Sequence[str]], batch_size: int = 32) -> list[Prediction]:

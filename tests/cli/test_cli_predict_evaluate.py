@@ -17,6 +17,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def _predict(model_dir, *args, input: str | None = None) -> list[dict]:
     result = runner.invoke(app, ["predict", str(model_dir), *args], input=input)
     assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == result.stdout.count("\n")  # one JSON object, one line
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
@@ -61,6 +62,23 @@ def test_predict_input_file_keeps_order_and_blank_lines(tiny_model_dir, tmp_path
     assert [o["text"] for o in outs] == lines
     assert outs[1]["intent"] is None
     assert all(o["intent"] is not None for i, o in enumerate(outs) if i != 1)
+
+
+SEPARATORS = ["\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def test_predict_gives_one_prediction_per_newline_in_a_file_and_on_stdin(tiny_model_dir, tmp_path):
+    """Python's str.splitlines also breaks at these characters: a 5-line file gave 10 predictions."""
+    lines = [f"play jazz{sep}in the kitchen" for sep in SEPARATORS[:5]]
+    text = "\n".join(lines) + "\n"
+    path = tmp_path / "utterances.txt"
+    path.write_text(text, encoding="utf-8", newline="")
+    from_file = _predict(tiny_model_dir, "--input", str(path))
+    from_stdin = _predict(tiny_model_dir, "--input", "-", input=text)
+    assert [o["text"] for o in from_file] == [o["text"] for o in from_stdin] == lines
+    rest = "\n".join(f"a{sep}b" for sep in SEPARATORS[5:])
+    path.write_text(rest, encoding="utf-8", newline="")  # no final newline: the last line still counts
+    assert len(_predict(tiny_model_dir, "--input", str(path))) == 3
 
 
 def test_predict_arguments_then_stdin(tiny_model_dir):
@@ -108,6 +126,62 @@ def test_predict_missing_model_dir(tmp_path, monkeypatch, capsys):
     code, _, err = run_main(monkeypatch, capsys, "predict", tmp_path / "no-model", "hello")
     assert code == 2
     assert err.startswith("error: ") and str(tmp_path / "no-model") in err
+
+
+def test_predict_on_a_run_directory_uses_its_best_model(tiny_model_dir, monkeypatch, capsys, caplog):
+    run_dir = tiny_model_dir.parent
+    code, from_run, err = run_main(monkeypatch, capsys, "predict", run_dir, "turn on the lights")
+    assert code == 0, err
+    assert f"using its best model, {tiny_model_dir}" in caplog.text
+    assert from_run == run_main(monkeypatch, capsys, "predict", tiny_model_dir, "turn on the lights")[1]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({}, "not a model directory; give a trained model (RUN/best"),
+        ({"model.onnx": "x", "tokenizer.json": "{}"}, "has model.onnx but no nlu.json"),
+        ({"model.safetensors": "x"}, "has model.safetensors but no config.json"),
+        (
+            {"recipe.yaml": "data: {}", "checkpoints/step-0000004/x": "x"},
+            "run directory without a best model",
+        ),
+    ],
+    ids=["empty", "artifact-without-manifest", "weights-without-config", "run-without-best"],
+)
+def test_predict_says_what_a_directory_is_instead_of_one_message_for_all(
+    tmp_path, monkeypatch, capsys, files, expected
+):
+    """All of these said "not a model directory (no config.json)"."""
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(content)
+    code, _, err = run_main(monkeypatch, capsys, "predict", folder, "hello")
+    assert code == 2 and expected in err and "Traceback" not in err
+
+
+def test_predict_on_a_path_that_does_not_exist_or_is_a_file(tmp_path, monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "predict", tmp_path / "nowhere", "hello")
+    assert code == 2 and f"{tmp_path / 'nowhere'}: no such directory" in err
+    (tmp_path / "model.bin").write_text("x")
+    code, _, err = run_main(monkeypatch, capsys, "predict", tmp_path / "model.bin", "hello")
+    assert code == 2 and "is a file" in err
+
+
+def test_the_python_api_takes_a_string_as_one_utterance(tiny_model_dir):
+    """Predictor.predict("book a flight") returned one prediction per character."""
+    from nlu.inference import Predictor
+
+    predictor = Predictor.load(tiny_model_dir)
+    (one,) = predictor.predict("book a table in paris")
+    assert one.text == "book a table in paris"
+    assert one.to_dict() == predictor.predict(["book a table in paris"])[0].to_dict()
+    from nlu.data.alignment import items_from_words
+
+    with pytest.raises(TypeError, match="batch of word lists"):
+        items_from_words(["book", "a", "table"])  # one utterance's words where a batch belongs
 
 
 def test_evaluate_writes_report_and_prints_metrics(tiny_model_dir, tmp_path):
