@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from nlu.errors import InterruptedRun, NLUError, TemplateError
+from nlu.errors import InterruptedRun, MissingDependency, NLUError, TemplateError
 
 app = typer.Typer(
     name="nlu",
@@ -121,6 +121,8 @@ def evaluate(
             f"  parse failures {100 * p['parse_failure_rate']:.2f}%, hallucinated values "
             f"{100 * p['hallucination_rate']:.2f}%, {p['seconds_per_utterance']:.2f} s per utterance"
         )
+    if s.get("truncated_utterances"):
+        typer.echo(f"  {s['truncated_utterances']} utterances were longer than the model reads (cut off)")
     typer.echo(f"report: {Path(s['report_dir']) / 'report.md'}")
 
 
@@ -240,11 +242,16 @@ def export(
 def serve(
     artifact_dir: Path = typer.Argument(..., help="An artifact directory written by nlu export."),
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(5005, "--port"),
+    port: int = typer.Option(5005, "--port", min=0, max=65535, help="TCP port (0: any free port)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
     threads: int = typer.Option(1, "--threads", min=1, help="onnxruntime threads per worker."),
-    max_body: int = typer.Option(64 * 1024, "--max-body", help="Largest request body in bytes (413 above)."),
+    max_body: int = typer.Option(
+        64 * 1024, "--max-body", min=1, help="Largest request body in bytes (413 above)."
+    ),
     max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most texts in one /parse/batch request."),
+    body_timeout: float = typer.Option(
+        10.0, "--body-timeout", min=0.001, help="Seconds for a request body to arrive whole (408 after)."
+    ),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),
 ) -> None:
     """Serve an exported model over HTTP: POST /parse, /model/parse (Rasa), /parse/batch; GET /health, /version."""
@@ -259,6 +266,7 @@ def serve(
         max_body=max_body,
         max_batch=max_batch,
         access_log=access_log,
+        body_timeout=body_timeout,
     )
 
 
@@ -542,6 +550,14 @@ def main() -> None:
     except InterruptedRun as err:
         typer.echo(f"interrupted: {err}", err=True)
         sys.exit(130)
+    except ModuleNotFoundError as err:
+        words = [a for a in sys.argv[1:] if not a.startswith("-")]
+        command = " ".join(words[:2] if words[:1] in (["data"], ["generate"]) else words[:1])
+        missing = MissingDependency.from_import_error(err, f"`nlu {command}`")
+        if missing is None:
+            raise
+        typer.echo(f"error: {missing}", err=True)
+        sys.exit(2)
     except NLUError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(2)

@@ -50,3 +50,42 @@ class TemplateError(NLUError):
 
 class RecordError(NLUError):
     """A knowledge-base record a generator cannot describe: not a mapping, an empty value, an unknown slot type."""
+
+
+DISTRIBUTION = "nlu-toolkit"  # the name on the package index; the import name and the command are ``nlu``
+
+# third-party import name -> the extra of the distribution that installs it
+EXTRAS = {
+    **dict.fromkeys(
+        ("torch", "transformers", "accelerate", "datasets", "safetensors", "seqeval", "matplotlib"), "train"
+    ),
+    **dict.fromkeys(("onnxruntime", "tokenizers"), "runtime"),
+    **dict.fromkeys(("starlette", "uvicorn"), "serve"),
+    **dict.fromkeys(("onnx", "onnxscript"), "export"),
+    **dict.fromkeys(("gguf", "peft"), "llm"),
+    **dict.fromkeys(("sacrebleu", "nltk", "rouge_score"), "generate"),
+    **dict.fromkeys(("pytest", "httpx", "hypothesis"), "dev"),
+}
+
+
+class MissingDependency(NLUError):
+    """An optional package that the command needs is not installed; the message names the extra to install."""
+
+    @classmethod
+    def from_import_error(cls, error: ModuleNotFoundError, what: str = "this") -> MissingDependency | None:
+        """The error for a missing package of one of the extras, or None for any other missing module (a bug,
+        not an installation choice)."""
+        package = (error.name or "").split(".")[0]
+        extra = EXTRAS.get(package)
+        if extra is None:
+            return None
+        hint = ""
+        if extra == "train":
+            hint = (
+                " (install torch first from its CPU or CUDA index: `pip install torch`); or export the model "
+                f"to ONNX where training is installed and parse it here with '{DISTRIBUTION}[runtime]'"
+            )
+        return cls(
+            f"{what} needs the package {package!r}, which is not installed: pip install "
+            f"'{DISTRIBUTION}[{extra}]'{hint}"
+        )

@@ -34,7 +34,9 @@ def _kind(folder: Path) -> ModelKind | None:
     return next((kind for kind, marker in MARKERS.items() if (folder / marker).is_file()), None)
 
 
-def resolve_model_dir(path: str | Path, kinds: tuple[ModelKind, ...] = ("model", "artifact", "prompt")) -> ModelDir:
+def resolve_model_dir(
+    path: str | Path, kinds: tuple[ModelKind, ...] = ("model", "artifact", "prompt")
+) -> ModelDir:
     """The model a path stands for; ``kinds`` are those the caller can use (``nlu export`` takes a torch model
     only). Raises :class:`ModelError` naming what the path is and what to give instead."""
     path = Path(path)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from nlu.data.example import Example
 from nlu.data.labels import LabelVocab
 from nlu.evaluation.metrics import EvaluationResult, evaluate_predictions
 from nlu.prediction import Prediction
+
+logger = logging.getLogger(__name__)
 
 
 def _evaluate(
@@ -81,6 +84,17 @@ def evaluate(
         result, predictions = evaluate_examples(
             predictor.model, predictor.tokenizer, examples, return_predictions=True
         )
+    truncated = [p for p in predictions if p.truncated]
+    if truncated:
+        logger.warning(
+            "%d of %d utterances are longer than the model reads (the longest has %d words, the model read %d of "
+            "them); their last words are tagged O and count as errors where they hold slots",
+            len(truncated),
+            len(predictions),
+            max(len(p.tokens) for p in truncated),
+            min(p.words_used for p in truncated),
+        )
+    extra["truncated_utterances"] = len(truncated)
     name = Path(dataset).name if source.name is None else source.name
     out = Path(output_dir) if output_dir else model_dir.parent / f"eval-{name}-{split}"
     write_evaluation(

@@ -51,6 +51,14 @@ def read_manifest(artifact_dir: Path, verify: bool = True) -> dict:
         )
     if not isinstance(manifest["files"], dict):
         raise ArtifactError(f"{path}: 'files' must map file names to SHA-256; export the model again")
+    read = [manifest["model_file"], manifest["tokenizer_file"], manifest.get("lexicon_file")]
+    unlisted = [name for name in read if name is not None and name not in manifest["files"]]
+    if unlisted:
+        raise ArtifactError(
+            f"{path}: {', '.join(unlisted)} {'is' if len(unlisted) == 1 else 'are'} read by the runtime but not "
+            "listed under 'files' with a SHA-256, so a changed file would go unnoticed; the manifest was edited "
+            "or damaged: export the model again"
+        )
     if verify:
         for name, expected in manifest["files"].items():
             file = artifact_dir / name

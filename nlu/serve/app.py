@@ -19,6 +19,7 @@ string ``nlu.serve.app:app_from_env``; each builds its app from these environmen
 - ``NLU_SERVE_THREADS``: onnxruntime threads per worker (default 1)
 - ``NLU_SERVE_MAX_BODY``: largest request body in bytes (default 65536)
 - ``NLU_SERVE_MAX_BATCH``: most texts in one ``/parse/batch`` request (default 64)
+- ``NLU_SERVE_BODY_TIMEOUT``: seconds for a request body to arrive whole (default 10; 408 after)
 
 The same variables serve any other ASGI server, e.g. ``NLU_SERVE_ARTIFACT=artifacts/atis gunicorn -k
 uvicorn.workers.UvicornWorker 'nlu.serve.app:app_from_env()'``.
@@ -26,6 +27,7 @@ uvicorn.workers.UvicornWorker 'nlu.serve.app:app_from_env()'``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -46,12 +48,14 @@ from nlu.runtime import Parser
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 64 * 1024
+DEFAULT_BODY_TIMEOUT = 10.0  # seconds for a whole request body to arrive
 DEFAULT_MAX_BATCH = 64
 
 ENV_ARTIFACT = "NLU_SERVE_ARTIFACT"
 ENV_THREADS = "NLU_SERVE_THREADS"
 ENV_MAX_BODY = "NLU_SERVE_MAX_BODY"
 ENV_MAX_BATCH = "NLU_SERVE_MAX_BATCH"
+ENV_BODY_TIMEOUT = "NLU_SERVE_BODY_TIMEOUT"
 
 ENDPOINTS = "POST /parse, POST /model/parse, POST /parse/batch, GET /health, GET /version"
 PARSE_EXAMPLE = '{"text": "turn on the kitchen lights"}'
@@ -71,10 +75,23 @@ def _json_type(value: object) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-async def _read_body(request: Request, max_body: int) -> bytes:
+async def _read_body(request: Request, max_body: int, timeout: float = DEFAULT_BODY_TIMEOUT) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed ``max_body`` bytes: from the
     Content-Length header before reading anything, else while counting the bytes of a chunked stream, so an
-    oversized body is never held in memory."""
+    oversized body is never held in memory. A body that has not arrived whole within ``timeout`` seconds (a
+    client that declared more bytes than it sends, or a very slow one) is answered 408 and the connection
+    closed, instead of holding it open forever."""
+    try:
+        return await asyncio.wait_for(_collect_body(request, max_body), timeout)
+    except asyncio.TimeoutError:
+        raise HTTPException(
+            408,
+            f"the request body did not arrive within {timeout:g} s (is Content-Length larger than the body?)",
+            headers={"Connection": "close"},
+        ) from None
+
+
+async def _collect_body(request: Request, max_body: int) -> bytes:
     too_large = HTTPException(
         413,
         f"request body larger than {max_body} bytes; send shorter text, or split a batch into smaller ones",
@@ -99,8 +116,8 @@ async def _read_body(request: Request, max_body: int) -> bytes:
     return bytes(body)
 
 
-async def _read_object(request: Request, max_body: int, example: str) -> dict:
-    body = await _read_body(request, max_body)
+async def _read_object(request: Request, max_body: int, example: str, timeout: float) -> dict:
+    body = await _read_body(request, max_body, timeout)
     if not body.strip():
         raise HTTPException(400, f"empty request body; send a JSON object such as {example}")
     try:
@@ -158,10 +175,17 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     parser: Parser | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Starlette:
     """The ASGI app. Loads the artifact now (raising :class:`ArtifactError` if it is bad) unless a loaded
     ``parser`` is given. ``threads``: onnxruntime intra-op threads; ``max_body``: largest request body in bytes;
-    ``max_batch``: most texts in one ``/parse/batch`` request."""
+    ``max_batch``: most texts in one ``/parse/batch`` request; ``body_timeout``: seconds for a request body to
+    arrive whole (408 after)."""
+    if max_body < 1 or max_batch < 1 or body_timeout <= 0:
+        raise ValueError(
+            f"max_body and max_batch must be at least 1 and body_timeout above 0, got {max_body}, {max_batch}, "
+            f"{body_timeout}"
+        )
     if parser is None:
         if artifact_dir is None:
             raise ArtifactError("create_app needs an artifact directory (or a loaded parser)")
@@ -169,7 +193,7 @@ def create_app(
     info = model_info(parser) | {"limits": {"max_body_bytes": max_body, "max_batch": max_batch}}
 
     async def parse(request: Request) -> Response:
-        payload = await _read_object(request, max_body, PARSE_EXAMPLE)
+        payload = await _read_object(request, max_body, PARSE_EXAMPLE, body_timeout)
         if "text" not in payload:
             raise HTTPException(400, f'missing "text"; send {PARSE_EXAMPLE}')
         text = _checked_text(payload["text"], '"text"', PARSE_EXAMPLE)
@@ -184,7 +208,7 @@ def create_app(
         return JSONResponse(result)
 
     async def parse_batch(request: Request) -> Response:
-        payload = await _read_object(request, max_body, BATCH_EXAMPLE)
+        payload = await _read_object(request, max_body, BATCH_EXAMPLE, body_timeout)
         if "texts" not in payload:
             raise HTTPException(400, f'missing "texts"; send {BATCH_EXAMPLE}')
         texts = payload["texts"]
@@ -247,6 +271,7 @@ def app_from_env() -> Starlette:
         threads=_env_int(ENV_THREADS, 1),
         max_body=_env_int(ENV_MAX_BODY, DEFAULT_MAX_BODY),
         max_batch=_env_int(ENV_MAX_BATCH, DEFAULT_MAX_BATCH),
+        body_timeout=float(os.environ.get(ENV_BODY_TIMEOUT) or DEFAULT_BODY_TIMEOUT),
     )
 
 
@@ -268,6 +293,7 @@ def run_server(
     max_body: int = DEFAULT_MAX_BODY,
     max_batch: int = DEFAULT_MAX_BATCH,
     access_log: bool = False,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> None:
     """Serve ``artifact_dir`` on uvicorn until interrupted.
 
@@ -294,7 +320,9 @@ def run_server(
         threads,
     )
     if workers == 1:
-        app = create_app(artifact_dir, max_body=max_body, max_batch=max_batch, parser=parser)
+        app = create_app(
+            artifact_dir, max_body=max_body, max_batch=max_batch, parser=parser, body_timeout=body_timeout
+        )
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
         return
     del parser  # only the check: each worker process loads its own
@@ -304,6 +332,7 @@ def run_server(
             ENV_THREADS: str(threads),
             ENV_MAX_BODY: str(max_body),
             ENV_MAX_BATCH: str(max_batch),
+            ENV_BODY_TIMEOUT: str(body_timeout),
         }
     )
     uvicorn.run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator, Sequence
 
@@ -14,6 +15,31 @@ from nlu.data.labels import LabelVocab
 from nlu.data.lexicon import Gazetteer, extra_inputs
 
 IGNORE = -100
+logger = logging.getLogger(__name__)
+
+
+def warn_truncated(truncated: int, total: int, longest: int, max_length: int, what: str) -> None:
+    """One warning for the utterances of a split that are longer than the model reads (none: no warning)."""
+    if truncated:
+        logger.warning(
+            "%d of %d %s utterances are longer than max_length=%d sub-tokens (the longest has %d) and are cut "
+            "off: their last words are never %s. Raise model.max_length to keep them",
+            truncated,
+            total,
+            what,
+            max_length,
+            longest,
+            "learned" if what.startswith("training") else "tagged (they count as O)",
+        )
+
+
+def count_truncated(examples: Sequence[Example], tokenizer, max_length: int) -> tuple[int, int]:
+    """How many examples are longer than ``max_length`` sub-tokens (special tokens included), and the length
+    of the longest in sub-tokens."""
+    lengths = [
+        len(ids) for ids in tokenizer([ex.tokens for ex in examples], is_split_into_words=True)["input_ids"]
+    ]
+    return sum(n > max_length for n in lengths), max(lengths, default=0)
 
 
 def encode_examples(
@@ -22,11 +48,15 @@ def encode_examples(
     labels: LabelVocab,
     max_length: int,
     gazetteer: Gazetteer | None = None,
+    what: str = "training",
 ) -> datasets.Dataset:
     """One row per example: ``input_ids``, ``attention_mask`` (+ ``token_type_ids``), ``intent_label`` and
     ``slot_labels`` (the word's tag id on its first sub-token, -100 elsewhere), and with a gazetteer
     ``lexicon_features`` (one list of 0/1 per sub-token). Tokenisation runs batched through ``Dataset.map``
-    with the backbone's fast tokenizer."""
+    with the backbone's fast tokenizer. Examples longer than ``max_length`` are truncated, and counted in one
+    warning (``what`` names them there)."""
+    truncated, longest = count_truncated(examples, tokenizer, max_length)
+    warn_truncated(truncated, len(examples), longest, max_length, what)
     datasets.disable_progress_bars()
     raw = datasets.Dataset.from_dict(
         {

@@ -48,7 +48,13 @@ from nlu.training.checkpoints import (
     run_dir_lock,
     write_dir_atomically,
 )
-from nlu.training.data import BucketBatchSampler, Collator, encode_examples
+from nlu.training.data import (
+    BucketBatchSampler,
+    Collator,
+    count_truncated,
+    encode_examples,
+    warn_truncated,
+)
 from nlu.training.processes import check_launch, describe_processes
 from nlu.training.recipe import (
     CodeSwitchSection,
@@ -191,7 +197,7 @@ def load_auxiliary_tasks(sections: list, tokenizer, max_length: int) -> list[Aux
         else:
             examples = load_split(resolve(section.dataset, format=section.format), section.split)
         vocab = LabelVocab.from_examples(examples)
-        data = encode_examples(examples, tokenizer, vocab, max_length)
+        data = encode_examples(examples, tokenizer, vocab, max_length, what=f"auxiliary {section.name}")
         tasks.append(AuxiliaryTask(section.name, section.weight, vocab.slots, data.with_format(None)))
         logger.info(
             "auxiliary task %s: %d utterances, %d tags", section.name, len(examples), len(vocab.slots)
@@ -354,6 +360,9 @@ def run_training(
     if m.freeze_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     train_set = encode_examples(train_examples, tokenizer, labels, m.max_length, gazetteer=gazetteer)
+    if dev_examples and accelerator.is_main_process:
+        truncated, longest = count_truncated(dev_examples, tokenizer, m.max_length)
+        warn_truncated(truncated, len(dev_examples), longest, m.max_length, "dev")
     sampler = BucketBatchSampler([len(ids) for ids in train_set["input_ids"]], t.batch_size, seed=t.seed)
     loader = torch.utils.data.DataLoader(
         train_set.with_format(None),

@@ -242,3 +242,45 @@ def test_predict_on_truncated_weights_is_a_clear_error(tiny_model_dir, tmp_path,
     code, _, stderr = run_main(monkeypatch, capsys, "predict", model, "book a table")
     assert code == 2 and "Traceback" not in stderr
     assert "model.safetensors: the weights file is damaged" in stderr
+
+
+@pytest.mark.parametrize(
+    ("blocked", "args", "expected"),
+    [
+        ("starlette", ["serve", "ARTIFACT"], "`nlu serve` needs the package 'starlette'"),
+        ("seqeval", ["evaluate", "MODEL", "--data", "demo"], "`nlu evaluate` needs the package 'seqeval'"),
+        ("torch", ["predict", "MODEL", "hello"], "`nlu predict` needs the package 'torch'"),
+    ],
+    ids=["serve", "evaluate", "predict-torch-model"],
+)
+def test_a_missing_extra_is_named_with_the_install_command(tiny_model_dir, tmp_path, blocked, args, expected):
+    """Each died with ModuleNotFoundError and a traceback."""
+    import subprocess
+    import sys
+
+    argv = [str(tiny_model_dir) if a == "MODEL" else str(tmp_path) if a == "ARTIFACT" else a for a in args]
+    code = (
+        f"import sys; sys.modules[{blocked!r}] = None  # as if not installed\n"
+        f"from cli.main import main\nsys.argv = ['nlu', *{argv!r}]\nmain()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert expected in result.stderr and "pip install 'nlu-toolkit[" in result.stderr
+
+
+def test_evaluate_counts_utterances_longer_than_the_model_reads(
+    tiny_model_dir, tmp_path, monkeypatch, capsys
+):
+    words = ["play", "jazz"] * 40  # 80 words: past the tiny model's 48 sub-tokens
+    lines = [
+        {"tokens": words, "tags": ["O"] * len(words), "intent": "play_music"},
+        {"tokens": ["play", "jazz"], "tags": ["O", "O"], "intent": "play_music"},
+    ]
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, stdout, _ = run_main(
+        monkeypatch, capsys, "evaluate", tiny_model_dir, "--data", tmp_path, "-o", tmp_path / "eval"
+    )
+    assert code == 0
+    assert "1 utterances were longer than the model reads" in stdout
+    summary = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert summary["truncated_utterances"] == 1

@@ -115,3 +115,17 @@ def test_verify_false_skips_hashing(artifact, monkeypatch):
     monkeypatch.setattr(nlu.runtime.manifest, "sha256_file", no_hashing)
     parser = Parser.load(artifact, verify=False)
     assert parser.parse("turn the bathroom desk lamp off").intent in parser.intent_labels
+
+
+@pytest.mark.parametrize("drop", ["all", "model.onnx", "tokenizer.json"])
+def test_a_manifest_that_does_not_list_a_file_the_runtime_reads(artifact, drop):
+    """With "files": {} (or model.onnx left out) a tampered model.onnx was loaded without a check."""
+    files = json.loads((artifact / "nlu.json").read_text())["files"]
+    _edit_manifest(artifact, files={} if drop == "all" else {k: v for k, v in files.items() if k != drop})
+    with open(artifact / "model.onnx", "ab") as f:
+        f.write(b"\0")
+    name = "model.onnx" if drop == "all" else drop
+    with pytest.raises(ArtifactError, match=f"{name}.* not listed under 'files'"):
+        Parser.load(artifact)
+    with pytest.raises(ArtifactError, match="not listed under 'files'"):
+        Parser.load(artifact, verify=False)  # a listing is checked even when hashing is skipped

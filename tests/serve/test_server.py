@@ -253,7 +253,7 @@ def test_run_server_hands_uvicorn_the_app_or_the_factory(monkeypatch, caplog, ar
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
-    for name in ("ARTIFACT", "THREADS", "MAX_BODY", "MAX_BATCH"):
+    for name in ("ARTIFACT", "THREADS", "MAX_BODY", "MAX_BATCH", "BODY_TIMEOUT"):
         monkeypatch.setenv(f"NLU_SERVE_{name}", "")  # restored afterwards, whatever run_server sets
     with caplog.at_level(logging.INFO, logger="nlu.serve"):
         run_server(artifact_dir, port=5099, workers=workers, threads=2, max_body=1234, max_batch=5)
@@ -267,3 +267,41 @@ def test_run_server_hands_uvicorn_the_app_or_the_factory(monkeypatch, caplog, ar
         assert os.environ["NLU_SERVE_ARTIFACT"] == str(artifact_dir.resolve())
         assert (os.environ["NLU_SERVE_THREADS"], os.environ["NLU_SERVE_MAX_BODY"]) == ("2", "1234")
         assert os.environ["NLU_SERVE_MAX_BATCH"] == "5"
+
+
+def test_a_body_shorter_than_its_content_length_is_timed_out(parser, start_server):
+    """The server kept such a connection open forever; now it answers 408 and closes it."""
+    app = create_app(parser=parser, body_timeout=0.5)
+    with start_server(app) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /parse HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"text": "hel'
+            )
+            reply = b""
+            while chunk := sock.recv(4096):  # returns b"" once the server closes the connection
+                reply += chunk
+    assert reply.startswith(b"HTTP/1.1 408 ")
+    assert b"did not arrive within 0.5 s" in reply
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--port", "99999"), ("--port", "-5"), ("--max-body", "-1"), ("--max-body", "0")]
+)
+def test_cli_serve_refuses_out_of_range_numbers(artifact_dir, option, value):
+    """--port 99999 and --port -5 died with a traceback; --max-body -1 was accepted, then every request 413."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "serve", str(artifact_dir), option, value],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and f"Invalid value for '{option}'" in result.stderr
+
+
+def test_create_app_refuses_limits_below_one(parser):
+    with pytest.raises(ValueError, match="max_body"):
+        create_app(parser=parser, max_body=-1)

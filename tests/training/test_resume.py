@@ -270,3 +270,16 @@ def test_a_killed_run_leaves_no_stuck_lock(tmp_path, short_recipe):
     assert (run_dir / ".lock").is_file()
     with run_dir_lock(run_dir):  # free again: the kernel dropped the dead process's lock
         pass
+
+
+def test_truncated_training_and_dev_utterances_are_counted_once(tmp_path, tiny_backbone, caplog):
+    """Training cut over-long utterances silently."""
+    recipe = write_recipe(
+        tmp_path / "recipe.yaml", tiny_backbone, model={"max_length": 8}, training={"max_steps": 2}
+    )
+    with caplog.at_level("WARNING", logger="nlu"):
+        train(recipe, output_dir=tmp_path / "run")
+    messages = [r.getMessage() for r in caplog.records if "longer than max_length=8" in r.getMessage()]
+    assert len(messages) == 2  # one for the training split, one for dev; not one per epoch or batch
+    assert " of 480 training utterances" in messages[0] and "Raise model.max_length" in messages[0]
+    assert " of 80 dev utterances" in messages[1]
