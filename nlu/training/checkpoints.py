@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,13 +27,14 @@ def write_dir_atomically(target: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a fresh temporary directory beside ``target``, then swap it into place.
 
     If ``write`` fails or the process dies, ``target`` is untouched and only a ``.tmp-*`` folder is left behind
-    (removed on the next call). The swap is two renames on one file system.
+    (removed on the next call). The swap is two renames on one file system. ``target`` gets the mode of any
+    new folder (0755 under the usual umask 022), so that a server running as another user can read it.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f".{target.name}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = _make_temporary_dir(target)
     try:
         write(tmp)
     except BaseException:
@@ -45,6 +46,23 @@ def write_dir_atomically(target: Path, write: Callable[[Path], None]) -> None:
         target.rename(old)
     tmp.rename(target)
     _remove(old)
+
+
+def _make_temporary_dir(target: Path) -> Path:
+    """A new, empty ``.<name>.tmp-<random>`` folder beside ``target``.
+
+    Not ``tempfile.mkdtemp``: its folder is 0700, and renamed into place it would stay private to this user.
+    ``mkdir`` with 0777 lets the kernel apply the umask, which is also safe while other threads run (reading the
+    umask means setting it).
+    """
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.tmp-{secrets.token_hex(4)}"
+        try:
+            os.mkdir(tmp, 0o777)
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"no unused temporary folder name beside {target}")
 
 
 def _remove(path: Path) -> None:

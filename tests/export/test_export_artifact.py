@@ -4,7 +4,9 @@ leaves the destination as it was (see nlu/export/exporter.py)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -145,6 +147,18 @@ def test_passing_check_replaces_an_existing_artifact(tmp_path, tiny_mixed_model_
     assert report["parity"]["passed"] and not report["optimized"]
     assert not (out / "stale.txt").exists() and (out / "nlu.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["artifact"]
+
+
+def test_artifact_is_readable_by_other_users(tmp_path, tiny_mixed_model_dir):
+    """A server running as another user reads the artifact: 0755 folders and 0644 files under umask 022."""
+    previous = os.umask(0o022)
+    try:
+        export_model(tiny_mixed_model_dir(True), tmp_path / "artifact", quantize="int8")
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [tmp_path / "artifact", *tmp_path.rglob("*")]}
+    assert modes.pop("artifact") == 0o755
+    assert modes == dict.fromkeys(LISTED_FILES | {"nlu.json", "export_report.json"}, 0o644)
 
 
 def test_unknown_quantization_is_refused_before_any_work(tmp_path, tiny_mixed_model_dir):

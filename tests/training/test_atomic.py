@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,32 @@ def test_first_write_creates_parents(tmp_path):
     target = tmp_path / "runs" / "a" / "best"
     write_dir_atomically(target, lambda folder: (folder / "x").write_text("1"))
     assert snapshot(target) == {"x": "1"}
+
+
+@pytest.mark.parametrize(
+    ("umask", "dir_mode", "file_mode"),
+    [(0o022, 0o755, 0o644), (0o027, 0o750, 0o640)],
+    ids=["umask-022", "umask-027"],
+)
+def test_modes_follow_the_umask(tmp_path, umask, dir_mode, file_mode):
+    # A model served by another (non-root) user must be readable: not the 0700 of a private temporary folder.
+    def write(folder: Path) -> None:
+        (folder / "model.safetensors").write_text("weights")
+        (folder / "sub").mkdir()
+        (folder / "sub" / "tokenizer.json").write_text("tok")
+
+    previous = os.umask(umask)
+    try:
+        write_dir_atomically(tmp_path / "best", write)
+    finally:
+        os.umask(previous)
+    modes = {str(p.relative_to(tmp_path)): stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
+    assert modes == {
+        "best": dir_mode,
+        "best/sub": dir_mode,
+        "best/model.safetensors": file_mode,
+        "best/sub/tokenizer.json": file_mode,
+    }
 
 
 def test_only_complete_checkpoints_count_and_pruning_keeps_the_newest(tmp_path):
