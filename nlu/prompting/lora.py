@@ -63,7 +63,7 @@ def train_lora(
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError:
-        raise ModelError("LoRA needs peft: pip install 'nlu[llm]'") from None
+        raise ModelError("LoRA needs peft: pip install 'nlu-toolkit[llm]'") from None
     torch.manual_seed(seed)
     names = {
         name.rsplit(".", 1)[-1]
