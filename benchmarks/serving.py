@@ -174,7 +174,7 @@ def nlu_command() -> list[str]:
     script = Path(sys.executable).parent / "nlu"
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from cli.main import main; sys.argv[0] = 'nlu'; main()"]
+    return [sys.executable, "-c", "import sys; from nlu.cli.main import main; sys.argv[0] = 'nlu'; main()"]
 
 
 def _proc_tree(pid: int) -> list[int]:

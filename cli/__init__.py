@@ -1,0 +1,1 @@
+"""The ``nlu`` command line, installed as ``nlu.cli`` (``nlu/cli`` is a link to this folder)."""

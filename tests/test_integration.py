@@ -29,7 +29,7 @@ TIMEOUT_S = 300
 
 def nlu(*args: str) -> subprocess.CompletedProcess:
     script = Path(sys.executable).with_name("nlu")
-    command = [str(script)] if script.is_file() else [sys.executable, "-m", "cli.main"]
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "nlu.cli.main"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
         [*command, *args], env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False

@@ -4,13 +4,68 @@ provides the import package ``nlu`` and the ``nlu`` command."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 import nlu
 
 REPO = Path(__file__).resolve().parents[1]
 DISTRIBUTION = "nlu-toolkit"
+PIP = [sys.executable, "-m", "pip"]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel built from a copy of the checkout's files (tracked, or new and not ignored), as a clean clone
+    would build it: nothing left in this checkout's build/ can slip in."""
+    source = tmp_path_factory.mktemp("source")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        origin, copy = REPO / name, source / name
+        if not origin.exists() and not origin.is_symlink():
+            continue  # deleted in the work tree, not yet in the index
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(origin, copy, follow_symlinks=False)
+    dist = tmp_path_factory.mktemp("dist")
+    build = subprocess.run(
+        [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", dist, "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stdout + build.stderr
+    (found,) = dist.glob("nlu_toolkit-*.whl")
+    return found
+
+
+def test_wheel_installs_the_command_line_inside_nlu(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"nlu/cli/__init__.py", "nlu/cli/main.py"} <= set(names)
+    assert {name.split("/")[0] for name in names if not name.startswith("nlu_toolkit-")} == {"nlu"}
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "nlu = nlu.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_console_script_and_module_run_nlu_cli():
+    scripts = metadata.distribution(DISTRIBUTION).entry_points.select(group="console_scripts")
+    assert {script.name: script.value for script in scripts} == {"nlu": "nlu.cli.main:main"}
+    # accelerate launch / torchrun run the command line as a module
+    out = subprocess.run(
+        [sys.executable, "-m", "nlu.cli.main", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and "Usage" in out.stdout, out.stderr
 
 
 def test_version_is_the_installed_distributions():

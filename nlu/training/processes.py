@@ -22,8 +22,8 @@ from nlu.errors import NLUError
 
 # The commands that do start N processes on CPU, named in the messages below and in README.md ("Several processes").
 CPU_COMMANDS = (
-    "ACCELERATE_USE_CPU=1 torchrun --nproc_per_node {n} -m cli.main train RECIPE",
-    "ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes {n} -m cli.main train RECIPE",
+    "ACCELERATE_USE_CPU=1 torchrun --nproc_per_node {n} -m nlu.cli.main train RECIPE",
+    "ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes {n} -m nlu.cli.main train RECIPE",
 )
 
 

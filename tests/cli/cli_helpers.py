@@ -1,4 +1,4 @@
-"""Running the ``nlu`` command line in tests: in process through ``cli.main.main`` (its real exit codes and
+"""Running the ``nlu`` command line in tests: in process through ``nlu.cli.main.main`` (its real exit codes and
 ``error:`` lines, without a new interpreter), or as a separate process where the console behaviour matters."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from nlu.cli.main import main
 
 
 def run_main(monkeypatch, capsys, *args, stdin: str | None = None) -> tuple[int, str, str]:
-    """``nlu ARGS`` through :func:`cli.main.main`; returns (exit code, stdout, stderr)."""
+    """``nlu ARGS`` through :func:`nlu.cli.main.main`; returns (exit code, stdout, stderr)."""
     monkeypatch.setattr(sys, "argv", ["nlu", *(str(a) for a in args)])
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
@@ -31,9 +31,9 @@ def run_main(monkeypatch, capsys, *args, stdin: str | None = None) -> tuple[int,
 
 
 def run_process(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    """``python -m cli.main ARGS`` in a fresh interpreter."""
+    """``python -m nlu.cli.main ARGS`` in a fresh interpreter."""
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *(str(a) for a in args)],
+        [sys.executable, "-m", "nlu.cli.main", *(str(a) for a in args)],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -1,4 +1,4 @@
-"""``nlu export`` and ``nlu predict`` on an artifact directory, through ``cli.main.main`` (real exit codes)."""
+"""``nlu export`` and ``nlu predict`` on an artifact directory, through ``nlu.cli.main.main`` (real exit codes)."""
 
 from __future__ import annotations
 

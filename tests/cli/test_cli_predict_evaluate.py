@@ -8,7 +8,7 @@ import pytest
 from cli_helpers import run_main
 from typer.testing import CliRunner
 
-from cli.main import app
+from nlu.cli.main import app
 
 runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -15,7 +15,7 @@ from cli_helpers import run_main, run_process
 from nlu_testing import write_recipe
 from typer.testing import CliRunner
 
-from cli.main import app
+from nlu.cli.main import app
 from nlu.data.registry import read_card
 
 REPO = Path(__file__).resolve().parents[2]

@@ -245,7 +245,7 @@ def test_card_without_download_explains_where_to_get_it(env):
 def test_command_line_download_reports_the_folder_and_refuses_unpinned(env, serve):
     from typer.testing import CliRunner
 
-    from cli.main import app
+    from nlu.cli.main import app
 
     base, _ = serve()
     files_card(env, base, publish(env, FILES))

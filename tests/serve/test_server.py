@@ -235,7 +235,7 @@ def _tampered(artifact_dir: Path, tmp_path: Path) -> Path:
 def test_cli_serve_on_a_bad_artifact_exits_2_before_binding(tmp_path, artifact_dir, which):
     bad = tmp_path / "no-such-artifact" if which == "missing" else _tampered(artifact_dir, tmp_path)
     result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "serve", str(bad), "--port", "0"],
+        [sys.executable, "-m", "nlu.cli.main", "serve", str(bad), "--port", "0"],
         cwd=REPO,
         capture_output=True,
         text=True,

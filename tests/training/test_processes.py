@@ -34,14 +34,14 @@ def test_accelerate_launch_with_one_process_asked_for_is_as_asked():
 def test_several_processes_asked_of_the_simple_launcher_get_a_warning():
     warning = check_launch(1, SIMPLE_LAUNCHER_TWO)
     assert warning is not None and "started only this one" in warning
-    assert "ACCELERATE_USE_CPU=1 torchrun --nproc_per_node N -m cli.main train RECIPE" in warning
+    assert "ACCELERATE_USE_CPU=1 torchrun --nproc_per_node N -m nlu.cli.main train RECIPE" in warning
 
 
 def test_processes_that_would_each_train_alone_are_refused_with_commands_that_work():
     environ = {"WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "10.0.0.1"}
     with pytest.raises(NLUError, match="launched as 4 processes") as err:
         check_launch(1, environ)
-    assert "ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 -m cli.main train RECIPE" in str(err.value)
+    assert "ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 -m nlu.cli.main train RECIPE" in str(err.value)
     assert "ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2" in str(err.value)
 
 
