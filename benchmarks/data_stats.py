@@ -62,7 +62,7 @@ def main() -> None:
         "# Data sets: figures recomputed from the files",
         "",
         "What `nlu data stats NAME` prints for every data set (and language or locale) whose files are under",
-        "`$NLU_DATA_DIR`, compared with its card in `data_cards/`. Intents and slot types are counted per split;",
+        "`$NLU_DATA_DIR`, compared with its card in `nlu/data/cards/`. Intents and slot types are counted per split;",
         "'not in train' lists the labels of dev/test that the train split lacks (for a language without train",
         "data, the default variant's train split, the one a cross-lingual model is trained on).",
         "",

@@ -107,7 +107,7 @@ def write_report(records: list[dict], command: str, out: Path) -> None:
         "a local model's reply always parses and never proposes a value that is not in the utterance: the two",
         "rates below are zero by construction, not by luck (an OpenAI-compatible server generates freely and is",
         "parsed and counted). Seconds per utterance: one thread, with another benchmark on the second core.",
-        "Label descriptions: `data_cards/labels/snips.yml`. The model is tiny; the numbers say what it does, not",
+        "Label descriptions: `nlu/data/cards/labels/snips.yml`. The model is tiny; the numbers say what it does, not",
         "what prompting can do with a bigger model.",
         "",
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}",

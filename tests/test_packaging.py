@@ -58,6 +58,14 @@ def test_wheel_installs_the_command_line_inside_nlu(wheel):
     assert "nlu = nlu.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
+def test_wheel_ships_the_data_cards_and_label_files(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    cards = REPO / "nlu" / "data" / "cards"
+    for path in [*cards.glob("*.md"), *cards.glob("labels/*.yml")]:
+        assert f"nlu/data/cards/{path.relative_to(cards).as_posix()}" in names
+    assert {"nlu/data/cards/demo.md", "nlu/data/cards/labels/snips.yml", "nlu/data/demo/train.jsonl"} <= names
+
+
 def test_console_script_and_module_run_nlu_cli():
     scripts = metadata.distribution(DISTRIBUTION).entry_points.select(group="console_scripts")
     assert {script.name: script.value for script in scripts} == {"nlu": "nlu.cli.main:main"}

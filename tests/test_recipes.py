@@ -10,6 +10,7 @@ import yaml
 from nlu.data.registry import read_card
 from nlu.errors import RecipeError
 from nlu.generation.recipe import dump_generation_recipe, load_generation_recipe, recipe_task
+from nlu.models.zeroshot import load_label_file
 from nlu.training.recipe import Recipe, apply_overrides, dump_recipe, load_recipe, parse_override
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +42,8 @@ def test_recipe_validates(path: Path, tmp_path: Path):
     assert isinstance(recipe, Recipe)
     if recipe.data.dataset is not None:
         read_card(recipe.data.dataset)  # names a data set that has a card
+    if recipe.model.prompting is not None:
+        load_label_file(recipe.model.prompting.labels)  # a label file, or a packaged one's name
     # what a run directory stores (recipe.yaml) loads back to the same recipe
     saved = tmp_path / "recipe.yaml"
     saved.write_text(dump_recipe(recipe), encoding="utf-8")

@@ -71,7 +71,7 @@ def download(
         raise DataError(
             f"{name} cannot be downloaded: {card.get('licence', 'no licence stated')}; obtain it from "
             f"{card.get('source', 'its publisher')} and put the files under $NLU_DATA_DIR/{card.get('path', name)} "
-            f"(see data_cards/{name}.md)"
+            f"(see {card['card_path']})"
         )
     where = f"{card['card_path']}: download"
     if not isinstance(spec, dict):

@@ -1,8 +1,9 @@
 """Find a data set by name or path and read its splits.
 
-A **name** (``atis``, ``massive``, ``xsid:de``) is looked up in ``data_cards/<name>.md``, whose YAML header says
-where the files live, relative to the data root (``$NLU_DATA_DIR``, else ``~/.cache/nlu/data`` where
-``nlu data download`` puts them)::
+A **name** (``atis``, ``massive``, ``xsid:de``) is looked up in its data card, ``cards/<name>.md`` beside this
+module (shipped in the package; ``$NLU_CARDS_DIR`` replaces the folder). The card's YAML header says where the
+files live, relative to the data root (``$NLU_DATA_DIR``, else ``~/.cache/nlu/data`` where ``nlu data download``
+puts them)::
 
     variants: [ar, da, de, en, ...]          # optional: languages or locales, chosen with  name:variant
     default_variant: en
@@ -25,9 +26,11 @@ from __future__ import annotations
 import difflib
 import importlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import resources
+from pathlib import Path, PurePath
 
 import yaml
 
@@ -35,7 +38,8 @@ from nlu.data.example import Example
 from nlu.data.formats import detect_format, get_format, read_examples
 from nlu.errors import DataError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
+
 # A folder's split files are found by these names, in this order.
 _SPLIT_FILES = (
     "{split}.jsonl",
@@ -48,7 +52,35 @@ _SPLIT_FILES = (
 
 
 def cards_dir() -> Path:
-    return Path(os.environ.get("NLU_CARDS_DIR", REPO_ROOT / "data_cards"))
+    """``$NLU_CARDS_DIR``, else the cards that ship in the package (``nlu/data/cards/``; files on disk in an
+    editable install and a wheel alike, which pip never installs zipped)."""
+    env = os.environ.get("NLU_CARDS_DIR")
+    return Path(env) if env else Path(str(resources.files("nlu.data") / "cards"))
+
+
+def label_file(name_or_path: str | os.PathLike) -> Path:
+    """A label description file (intents and slot types, see ``nlu.models.zeroshot.load_label_file``): a path,
+    or the name of one that ships in ``labels/`` beside the cards (``snips``, ``atis``, ``massive``, ``xsid``)."""
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return path
+    parts = PurePath(name_or_path).parts
+    if len(parts) == 1 and not path.suffix:
+        packaged = cards_dir() / "labels" / f"{name_or_path}.yml"
+        if packaged.is_file():
+            return packaged
+        known = sorted(p.stem for p in (cards_dir() / "labels").glob("*.yml"))
+        raise DataError(
+            f"{name_or_path}: no such label file, and no packaged label set of that name; the packaged ones are "
+            f"{', '.join(known) or 'none'}"
+        )
+    if len(parts) == 3 and parts[:2] == ("data_cards", "labels") and path.suffix == ".yml":
+        # Recipes written before the cards moved from data_cards/ into the package keep working.
+        packaged = cards_dir() / "labels" / parts[2]
+        if packaged.is_file():
+            log.warning("%s: the label files ship with nlu now; write labels: %s", name_or_path, path.stem)
+            return packaged
+    return path
 
 
 def data_root() -> Path:
@@ -62,7 +94,7 @@ def known_names() -> list[str]:
 
 
 def read_card(name: str) -> dict:
-    """The YAML header of ``data_cards/<name>.md``, plus ``card_path``."""
+    """The YAML header of the data card ``<name>.md``, plus ``card_path``."""
     path = cards_dir() / f"{name}.md"
     if not path.is_file():
         known = known_names()
@@ -131,7 +163,7 @@ def resolve(name_or_path: str, *, format: str | None = None) -> DataSource:
     if card.get("kind") == "generation":
         raise DataError(
             f"{name} is a data set for the generators (records or dialogues, not intents and slots): name it in a "
-            f"generator recipe (see recipes/e2e/ and recipes/redial/); data_cards/{name}.md says how to get it"
+            f"generator recipe (see recipes/e2e/ and recipes/redial/); `nlu data card {name}` says how to get it"
         )
     variants = [str(v) for v in card.get("variants") or []]
     if variant and variant not in variants:
@@ -180,7 +212,7 @@ def _missing_message(name: str, card: dict, tried: list[Path]) -> str:
     return (
         f"data set {name!r}: no files under {root} (looked for {looked}). To get the data, {fetch}"
         f"set NLU_DATA_DIR to the folder that holds it (in this repository's checkout: ../shared/data). "
-        f"See {card.get('card_path', f'data_cards/{name}.md')}"
+        f"See {card.get('card_path', f'`nlu data card {name}`')}"
     )
 
 

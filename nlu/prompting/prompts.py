@@ -5,7 +5,7 @@ lines.
 
 Prompts are kept compact for small models with short contexts: one instruction line, the options, the
 demonstrations as ``Utterance:``/answer pairs (:func:`render_examples`), then the utterance. Descriptions come from
-a label file (``data_cards/labels/<dataset>.yml``, read by ``load_label_file``); a label without one is shown as its
+a label file (``nlu/data/cards/labels/<dataset>.yml``, read by ``load_label_file``); a label without one is shown as its
 readable name. A rendered intent prompt::
 
     Which option says what the user wants?

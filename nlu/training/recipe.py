@@ -98,7 +98,7 @@ class AuxiliaryTaskSection(_Section):
 class DataSection(_Section):
     dataset: str | None = Field(
         None,
-        description="a data set name from data_cards/ (atis, snips, xsid:de, massive:fr-FR) or a folder path",
+        description="a data set name with a data card (atis, snips, xsid:de, massive:fr-FR) or a folder path",
     )
     files: dict[str, str] | None = Field(
         None, description="instead of dataset: one file per split, e.g. {train: nlu.yml, dev: dev.yml}"
@@ -271,7 +271,9 @@ class PromptingSection(_Section):
     """An LLM prompted ILLUMINER-style (nlu.prompting): no training unless LoRA is asked for."""
 
     backend: PromptingBackendSection = PromptingBackendSection()
-    labels: str = Field(description="label file with descriptions, e.g. data_cards/labels/snips.yml")
+    labels: str = Field(
+        description="label file with descriptions, or the name of one that ships with nlu: atis, massive, snips, xsid"
+    )
     shots: int = Field(
         0, ge=0, le=32, description="demonstrations retrieved from the train split per utterance"
     )

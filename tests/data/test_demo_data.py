@@ -11,7 +11,7 @@ import yaml
 from nlu.data.demo import DEMO_DIR
 from nlu.data.demo.build import SPLITS, build
 
-CARDS_DIR = Path(__file__).resolve().parents[2] / "data_cards"
+CARDS_DIR = Path(__file__).resolve().parents[2] / "nlu" / "data" / "cards"
 CARD_KEYS = {
     "name",
     "title",

@@ -1,16 +1,17 @@
-"""Finding a data set: by name through data_cards/ and NLU_DATA_DIR, by folder path, packaged, or a Hugging Face
+"""Finding a data set: by name through its data card and NLU_DATA_DIR, by folder path, packaged, or a Hugging Face
 dataset saved to disk. Nothing here touches the network."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from nlu.data.demo import DEMO_DIR
-from nlu.data.registry import has_split, load_split, read_card, resolve, split_file
+from nlu.data.registry import cards_dir, has_split, known_names, load_split, read_card, resolve, split_file
 from nlu.data.stats import dataset_stats
 from nlu.errors import DataError
 
@@ -59,6 +60,15 @@ def test_unknown_name_lists_known_names():
     assert "unknown data set 'no_such_set'" in message
     assert all(name in message for name in ("atis", "demo", "snips"))
     assert "folder path" in message
+
+
+def test_cards_ship_inside_the_package(monkeypatch):
+    # read from the installed package, so that a wheel installed anywhere knows its data sets
+    monkeypatch.delenv("NLU_CARDS_DIR", raising=False)
+    packaged = Path(str(resources.files("nlu.data") / "cards"))
+    assert cards_dir() == packaged
+    assert {"atis", "demo", "massive", "snips", "xsid"} <= set(known_names())
+    assert read_card("demo")["card_path"] == str(packaged / "demo.md")
 
 
 def test_cards_dir_can_be_moved(tmp_path, monkeypatch, data_dir):

@@ -535,3 +535,17 @@ def test_load_label_file_names_the_file_and_key_of_each_problem(tmp_path, text, 
 def test_load_label_file_reports_a_missing_file(tmp_path):
     with pytest.raises(DataError, match="cannot read"):
         load_label_file(tmp_path / "absent.yaml")
+
+
+def test_label_file_by_the_name_of_one_that_ships_with_nlu(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # found in the package, wherever nlu runs
+    intents, slots = load_label_file("snips")
+    assert intents["GetWeather"] and slots["artist"]
+    with pytest.raises(DataError, match=r"snipz: no such label file.*atis, massive, snips, xsid"):
+        load_label_file("snipz")
+
+
+def test_label_file_by_its_path_in_a_checkout_before_the_cards_moved(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    assert load_label_file("data_cards/labels/snips.yml") == load_label_file("snips")
+    assert "write labels: snips" in caplog.text

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from nlu.data.bio import is_valid_tag, slot_type
 from nlu.data.example import Example
+from nlu.data.registry import label_file
 from nlu.models.zeroshot.descriptions import load_label_file
 from nlu.prompting.parsing import parse_choice, parse_slots
 from nlu.prompting.prompts import (
@@ -24,7 +25,6 @@ from nlu.prompting.prompts import (
 )
 from nlu.prompting.retrieval import ExampleRetriever
 
-REPO = Path(__file__).resolve().parents[2]
 INTENTS = {
     "PlayMusic": "play a song or some music",
     "GetWeather": "ask for the weather forecast",
@@ -290,7 +290,7 @@ TRAIN_SPLITS = {
 
 @pytest.mark.parametrize("name", sorted(TRAIN_SPLITS))
 def test_label_files_describe_every_label_distinctly(name):
-    path = REPO / "data_cards" / "labels" / f"{name}.yml"
+    path = label_file(name)
     assert path.read_text(encoding="utf-8").startswith("#")
     intents, slots = load_label_file(path)
     assert intents and slots
@@ -309,7 +309,7 @@ def test_label_files_cover_the_train_split(name):
             record = json.loads(line)
             seen_intents.add(record["intent"])
             seen_slots.update(slot_type(tag) for tag in record["tags"] if tag != "O")
-    intents, slots = load_label_file(REPO / "data_cards" / "labels" / f"{name}.yml")
+    intents, slots = load_label_file(name)
     assert seen_intents - set(intents) == set()
     assert seen_slots - set(slots) == set()
     assert set(intents) - seen_intents == set() and set(slots) - seen_slots == set()

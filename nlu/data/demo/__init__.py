@@ -1,7 +1,7 @@
 """The packaged DEMO data set: a small generated smart-home + travel assistant corpus for the quickstart.
 
 ``DEMO_DIR`` holds ``train.jsonl``, ``dev.jsonl`` and ``test.jsonl`` (regenerate them with
-``python -m nlu.data.demo.build``); its data card is ``data_cards/demo.md``.
+``python -m nlu.data.demo.build``); its data card is ``nlu/data/cards/demo.md``.
 """
 
 from __future__ import annotations

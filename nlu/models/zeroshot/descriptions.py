@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from nlu.data.registry import label_file
 from nlu.errors import DataError
 
 SECTIONS = ("intents", "slots")
@@ -43,9 +44,10 @@ def label_text(name: str, description: str = "") -> str:
 
 
 def load_label_file(path: str | Path) -> tuple[dict[str, str], dict[str, str]]:
-    """``(intent name -> description, slot type -> description)`` from a YAML label file; a name without a
+    """``(intent name -> description, slot type -> description)`` from a YAML label file, given by its path or
+    by the name of one that ships with nlu (``snips``: see :func:`nlu.data.registry.label_file`); a name without a
     description maps to ``""``. Raises :class:`DataError` naming the file and every malformed key at once."""
-    path = Path(path)
+    path = label_file(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
