@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -21,9 +22,9 @@ PIP = [sys.executable, "-m", "pip"]
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The wheel built from a copy of the checkout's files (tracked, or new and not ignored), as a clean clone
-    would build it: nothing left in this checkout's build/ can slip in."""
+def source(tmp_path_factory) -> Path:
+    """A copy of the checkout's files (tracked, or new and not ignored), as in a clean clone: nothing left in this
+    checkout's build/ can slip into what is built from it."""
     source = tmp_path_factory.mktemp("source")
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -37,6 +38,11 @@ def wheel(tmp_path_factory) -> Path:
             continue  # deleted in the work tree, not yet in the index
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(origin, copy, follow_symlinks=False)
+    return source
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory, source) -> Path:
     dist = tmp_path_factory.mktemp("dist")
     build = subprocess.run(
         [*PIP, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", dist, "."],
@@ -64,6 +70,32 @@ def test_wheel_ships_the_data_cards_and_label_files(wheel):
     for path in [*cards.glob("*.md"), *cards.glob("labels/*.yml")]:
         assert f"nlu/data/cards/{path.relative_to(cards).as_posix()}" in names
     assert {"nlu/data/cards/demo.md", "nlu/data/cards/labels/snips.yml", "nlu/data/demo/train.jsonl"} <= names
+
+
+def test_wheel_and_sdist_carry_the_licence(tmp_path, source, wheel):
+    licence = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    info = f"nlu_toolkit-{wheel.name.split('-')[1]}.dist-info"
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read(f"{info}/licenses/LICENSE").decode() == licence
+        fields = archive.read(f"{info}/METADATA").decode().split("\n\n")[0].splitlines()
+    assert {"License-Expression: Apache-2.0", "License-File: LICENSE"} <= set(fields)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])",
+        ]
+        + [str(tmp_path)],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert build.returncode == 0, build.stderr
+    (sdist,) = tmp_path.glob("nlu_toolkit-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        assert archive.extractfile(f"{sdist.name[: -len('.tar.gz')]}/LICENSE").read().decode() == licence
 
 
 def test_console_script_and_module_run_nlu_cli():
