@@ -540,7 +540,7 @@ def data_problems(recipe: Recipe, where: str | Path) -> list[str]:
     """What ``nlu validate`` finds wrong with the data a valid recipe names, without reading or downloading it:
     a data set name or folder that does not resolve, a missing train split, files the recipe lists that do not
     exist (auxiliary data, gazetteers, label files, dictionaries)."""
-    from nlu.data.registry import data_root, has_split, resolve
+    from nlu.data.registry import data_root, has_split, label_file, resolve
     from nlu.errors import DataError
 
     problems: list[str] = []
@@ -571,13 +571,14 @@ def data_problems(recipe: Recipe, where: str | Path) -> list[str]:
         )
     m = recipe.model
     files = {f"model.lexicon.files.{k}": v for k, v in ((m.lexicon.files or {}) if m.lexicon else {}).items()}
+    label_files = {}  # a path, or the name of a label file that ships with nlu
     if m.zeroshot and m.zeroshot.label_file:
-        files["model.zeroshot.label_file"] = m.zeroshot.label_file
+        label_files["model.zeroshot.label_file"] = m.zeroshot.label_file
     if m.prompting:
-        files["model.prompting.labels"] = m.prompting.labels
-    for name, file in files.items():
+        label_files["model.prompting.labels"] = m.prompting.labels
+    for name, file in [*files.items(), *label_files.items()]:
         try:
-            _require_file(file)
+            _require_file(str(label_file(file)) if name in label_files else file)
         except DataError as err:
             problems.append(f"{where}: {name}: {err}")
     return problems
