@@ -5,7 +5,9 @@ Importing ``nlu`` is cheap on purpose (no torch): the torch-free runtime lives i
 
 from importlib.metadata import PackageNotFoundError, version
 
+from nlu.errors import DISTRIBUTION
+
 try:
-    __version__ = version("nlu-toolkit")  # the distribution; the import name is nlu
+    __version__ = version(DISTRIBUTION)
 except PackageNotFoundError:  # running from a checkout that was not installed
     __version__ = "0.0.0+unknown"
