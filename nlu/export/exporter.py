@@ -27,7 +27,8 @@ from nlu.data.alignment import WORD_SPLIT_RULE
 from nlu.data.example import Example
 from nlu.data.lexicon import LEXICON_FILE, extra_inputs
 from nlu.errors import ExportError
-from nlu.export.onnx_config import ONNX_CONFIGS, OnnxConfig
+from nlu.export.onnx_config import OnnxConfig
+from nlu.models.registry import get_architecture
 from nlu.runtime.manifest import FORMAT_VERSION, MANIFEST, sha256_file
 from nlu.training.checkpoints import write_dir_atomically
 
@@ -303,6 +304,11 @@ def _parity(model, tokenizer, parser, config: OnnxConfig, examples: list[Example
     }
 
 
+def onnx_config_for(model) -> OnnxConfig | None:
+    """How the model's architecture exports (its registry declaration), or None if it does not."""
+    return get_architecture(model.config.model_type).onnx
+
+
 def check_destination(model_dir: Path, out_dir: Path, overwrite: bool) -> None:
     """Refuse a destination whose replacement would lose something: the directory that holds the model being
     exported (never, even with ``overwrite``), or a file or non-empty folder that is not an earlier artifact
@@ -371,7 +377,7 @@ def export_model(
     if labels is not None:
         apply_label_file(model, tokenizer, labels, unseen_intent_bonus, unseen_slot_bonus)
         model.eval()
-    config = ONNX_CONFIGS.get(model.config.model_type)
+    config = onnx_config_for(model)
     if config is None:
         raise ExportError(f"{model_dir}: architecture {model.config.model_type!r} has no ONNX export yet")
     examples, check_source = _check_examples(model_dir, data, split)

@@ -1,11 +1,10 @@
-"""How each architecture exports (after optimum's ``OnnxConfig``): inputs, dynamic axes, outputs, decoding
-information for the runtime, and the tolerances the export check applies."""
+"""How an architecture exports (after optimum's ``OnnxConfig``): inputs, dynamic axes, outputs, decoding
+information for the runtime, and the tolerances the export check applies. Each architecture's declaration
+(``nlu.models.registry.Architecture.onnx``) holds one; torch is imported only when a model is wrapped."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
 
 
 @dataclass(frozen=True)
@@ -41,30 +40,21 @@ class OnnxConfig:
             decoding["allowed_transitions"] = crf.allowed_transitions.astype(int).tolist()
         return decoding
 
-    def wrap(self, model) -> torch.nn.Module:
-        return _LogitsOnly(model)
+    def wrap(self, model):
+        """The module whose graph is exported: the encoder and the heads, returning (intent_logits,
+        slot_logits); decoding (softmax or CRF Viterbi) runs in numpy at runtime."""
+        import torch
 
-
-class _LogitsOnly(torch.nn.Module):
-    """The graph holds the encoder and the heads; decoding (softmax or CRF Viterbi) runs in numpy at runtime."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
         from nlu.models import model_input_names
 
-        self.model = model
-        self.names = model_input_names(model)
+        class LogitsOnly(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
+                self.names = model_input_names(model)
 
-    def forward(self, *inputs):
-        out = self.model(**dict(zip(self.names, inputs, strict=True)))
-        return out.intent_logits, out.slot_logits
+            def forward(self, *inputs):
+                out = self.model(**dict(zip(self.names, inputs, strict=True)))
+                return out.intent_logits, out.slot_logits
 
-
-# model_type -> how it exports. The joint models all export logits; decoding (softmax or CRF) runs in numpy.
-ONNX_CONFIGS: dict[str, OnnxConfig] = {
-    "nlu-jointbert": OnnxConfig(),
-    "nlu-jointidsf": OnnxConfig(),
-    "nlu-slotrefine": OnnxConfig(),
-    "nlu-ctran": OnnxConfig(),
-    "nlu-zeroshot": OnnxConfig(),  # the label set at export time is baked in (set_labels before exporting)
-}
+        return LogitsOnly()

@@ -16,12 +16,13 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from nlu.data.registry import data_root
 from nlu.errors import RecipeError
-from nlu.training.recipe import _format_errors, _Section, apply_overrides, read_yaml_file
+from nlu.schema import Section, format_errors, read_yaml_file
+from nlu.training.recipe import apply_overrides
 
 GENERATION_TASKS = ("kb_describe", "ntrd")
 
 
-class GenerationData(_Section):
+class GenerationData(Section):
     dataset: str | None = Field(None, description="a folder under $NLU_DATA_DIR with <split>.jsonl files")
     files: dict[str, str] | None = Field(
         None, description="split name -> JSON-lines file of record/text pairs"
@@ -47,7 +48,7 @@ class GenerationData(_Section):
         return self
 
 
-class KBDescribeModel(_Section):
+class KBDescribeModel(Section):
     word_embedding_size: int = Field(128, ge=1)
     slot_embedding_size: int = Field(64, ge=1)
     position_embedding_size: int = Field(16, ge=1)
@@ -73,7 +74,7 @@ class KBDescribeModel(_Section):
         return self
 
 
-class NTRDModel(_Section):
+class NTRDModel(Section):
     hidden_size: int = Field(256, ge=1)
     attention_heads: int = Field(4, ge=1)
     encoder_layers: int = Field(2, ge=1)
@@ -95,7 +96,7 @@ class NTRDModel(_Section):
         return self
 
 
-class GenerationTraining(_Section):
+class GenerationTraining(Section):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
     learning_rate: float = Field(1e-3, gt=0.0)
@@ -115,7 +116,7 @@ class GenerationTraining(_Section):
     num_threads: int | None = Field(None, ge=1)
 
 
-class KBDescribeRecipe(_Section):
+class KBDescribeRecipe(Section):
     task: Literal["kb_describe"]
     description: str | None = None
     data: GenerationData
@@ -124,7 +125,7 @@ class KBDescribeRecipe(_Section):
     output_dir: str = "runs/kb_describe"
 
 
-class NTRDRecipe(_Section):
+class NTRDRecipe(Section):
     task: Literal["ntrd"]
     description: str | None = None
     data: GenerationData
@@ -160,7 +161,7 @@ def load_generation_recipe(path: str | Path, overrides: list[str] | None = None)
     try:
         return schema.model_validate(data)
     except ValidationError as err:
-        raise RecipeError(_format_errors(str(path), err, data, schema=schema)) from None
+        raise RecipeError(format_errors(str(path), err, schema)) from None
 
 
 def dump_generation_recipe(recipe: GenerationRecipe) -> str:

@@ -209,7 +209,7 @@ class TemplateSet:
     # ----------------------------------------------------------------------------------------------- loading
     @classmethod
     def from_yaml(cls, path: str | Path) -> TemplateSet:
-        from nlu.training.recipe import read_yaml_file
+        from nlu.schema import read_yaml_file
 
         path = Path(path)
         data = read_yaml_file(path, "template", "intents (and default, tables, ...)", TemplateError)

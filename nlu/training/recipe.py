@@ -7,54 +7,20 @@ Each error names the file, the dotted key, what is wrong and what to write inste
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
 from nlu.errors import RecipeError
+from nlu.models.options import JointOptions
+from nlu.models.registry import architectures
+from nlu.prompting.options import PromptingSection
+from nlu.schema import Section, default, format_errors, read_yaml_file
 
 
-def _accepts_number_not_bool(annotation: Any) -> bool:
-    """Whether a field's type takes int or float but not bool (``int | None``, ``list[int]`` do too)."""
-    found: set[type] = set()
-    stack = [annotation]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, type):
-            found.add(current)
-        stack.extend(get_args(current))
-    return bool(found & {int, float}) and bool not in found
-
-
-class _Section(BaseModel):
-    """A recipe section: unknown keys are errors, and so are booleans where a number belongs (pydantic would
-    read ``epochs: true`` as 1)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        field = cls.model_fields.get(info.field_name or "")
-        if field is not None and _accepts_number_not_bool(field.annotation):
-            items = value if isinstance(value, list) else [value]
-            if any(isinstance(item, bool) for item in items):
-                raise ValueError("expected a number, not true/false")
-        return value
-
-
-class CodeSwitchSection(_Section):
+class CodeSwitchSection(Section):
     """Code-switching augmentation of the train split (nlu.data.augment.code_switch)."""
 
     dictionaries: str = Field(
@@ -68,11 +34,11 @@ class CodeSwitchSection(_Section):
     seed: int | None = Field(None, description="default: training.seed")
 
 
-class AugmentSection(_Section):
+class AugmentSection(Section):
     code_switch: CodeSwitchSection | None = None
 
 
-class AuxiliaryTaskSection(_Section):
+class AuxiliaryTaskSection(Section):
     """A token-tagging data set trained beside the main task on the same encoder (nlu.training.auxiliary)."""
 
     name: str = Field(description="a short name for logs and the auxiliary head")
@@ -95,7 +61,7 @@ class AuxiliaryTaskSection(_Section):
         return self
 
 
-class DataSection(_Section):
+class DataSection(Section):
     dataset: str | None = Field(
         None,
         description="a data set name with a data card (atis, snips, xsid:de, massive:fr-FR) or a folder path",
@@ -160,7 +126,7 @@ class DataSection(_Section):
         return self
 
 
-class LexiconSection(_Section):
+class LexiconSection(Section):
     """Gazetteer features (nlu.modules.lexicon_gate): phrase lists per slot type, from files or from train."""
 
     files: dict[str, str] | None = Field(None, description="slot type -> file with one phrase a line")
@@ -177,178 +143,75 @@ class LexiconSection(_Section):
         return self
 
 
-class JointIdsfSection(_Section):
-    attention_dim: int = Field(200, ge=8, description="size of the soft intent label embedding")
-    detach_intent_context: bool = Field(
-        True,
-        description="train the intent head by the intent loss alone (false: end to end, as in the paper)",
-    )
+class _ModelBase(JointOptions):
+    """``model:``: the architecture, its backbone, the options every architecture shares
+    (:class:`nlu.models.options.JointOptions`) and, under its own name, each architecture's own
+    (``model.slotrefine: {layers: 2}``). The fields per architecture are added from the registry below."""
 
-
-class SlotRefineSection(_Section):
-    layers: int = Field(1, ge=1, le=6, description="Transformer layers of the refiner, run once per pass")
-    heads: int = Field(4, ge=1, description="attention heads of the refiner; must divide the hidden size")
-    teacher_forcing: float = Field(
-        0.5, ge=0.0, le=1.0, description="share of training batches whose second pass sees gold B- tags"
-    )
-    first_pass: Literal["encoder", "refiner"] = Field(
-        "encoder",
-        description="encoder: pass 1 tags the encoder states, only pass 2 runs the refiner (faster); "
-        "refiner: both passes run it, as in the paper",
-    )
-
-
-class CtranSection(_Section):
-    kernel_sizes: list[int] = Field([3, 5, 7], description="odd CNN window sizes, one convolution each")
-    channels: int = Field(128, ge=8, description="filters per convolution")
-    encoder_layers: int = Field(2, ge=1, le=12)
-    decoder_layers: int = Field(1, ge=1, le=12)
-    heads: int = Field(8, ge=1, description="attention heads; must divide the backbone's hidden size")
-    freeze_encoder: bool = Field(False, description="use the language model as frozen word embeddings")
-
-
-class ZeroShotSection(_Section):
-    embed_dim: int = Field(256, ge=1, description="size of the shared utterance/label embedding space")
-    label_max_length: int = Field(32, ge=3, description="sub-tokens of a label's name and description")
-    label_file: str | None = Field(
-        None,
-        description="YAML {intents: {name: description}, slots: {name: description}} for the training labels",
-    )
-    # ZeroShotConfig's defaults (a test checks); not imported, to keep transformers out of recipe validation
-    unseen_intent_bonus: float = Field(
-        0.0, ge=0.0, le=2.0, description="cosine added at prediction time to intents that training never saw"
-    )
-    unseen_slot_bonus: float = Field(
-        0.0,
-        ge=0.0,
-        le=2.0,
-        description="cosine added at prediction time to slot types that training never saw",
-    )
-    intent_scoring: Literal["auto", "head", "encoder"] = Field(
-        "auto",
-        description="score intents with the trained heads (head), in the encoder's own space (encoder), or "
-        "encoder when the label set has intents training never saw (auto)",
-    )
-
-
-class PromptingBackendSection(_Section):
-    type: Literal["packaged", "transformers", "openai"] = Field(
-        "packaged", description="packaged (SmolLM2 GGUF), transformers (a folder or hub id), openai (HTTP)"
-    )
-    name: str = Field("smollm2", description="packaged: which packaged model")
-    model: str | None = Field(
-        None, description="transformers: folder or hub id; openai: the served model's name"
-    )
-    gguf_file: str | None = Field(None, description="transformers: a GGUF file inside the model folder")
-    base_url: str | None = Field(None, description="openai: the server, e.g. http://localhost:8000")
-    api: Literal["chat", "completions"] = "chat"
-    cache_dir: str | None = Field(
-        None, description="openai: a disk cache of replies, keyed by the full request"
-    )
-
-    @model_validator(mode="after")
-    def _complete(self) -> PromptingBackendSection:
-        if self.type == "transformers" and not self.model:
-            raise ValueError(
-                "model.prompting.backend.model: required for type transformers (a folder or hub id)"
-            )
-        if self.type == "openai" and not (self.model and self.base_url):
-            raise ValueError("model.prompting.backend: type openai needs base_url and model")
-        return self
-
-
-class LoraSection(_Section):
-    """LoRA fine-tuning of a local LLM on a few examples per intent (nlu.prompting.lora)."""
-
-    examples_per_intent: int = Field(10, ge=1)
-    rank: int = Field(8, ge=1)
-    alpha: int = Field(16, ge=1)
-    epochs: int = Field(3, ge=1)
-    learning_rate: float = Field(3e-4, gt=0.0)
-
-
-class PromptingSection(_Section):
-    """An LLM prompted ILLUMINER-style (nlu.prompting): no training unless LoRA is asked for."""
-
-    backend: PromptingBackendSection = PromptingBackendSection()
-    labels: str = Field(
-        description="label file with descriptions, or the name of one that ships with nlu: atis, massive, snips, xsid"
-    )
-    shots: int = Field(
-        0, ge=0, le=32, description="demonstrations retrieved from the train split per utterance"
-    )
-    slots_by_intent: bool = Field(
-        True, description="list only the slot types seen with the predicted intent in the slot prompt"
-    )
-    calibrate: bool = Field(
-        True,
-        description="local backends: score each intent against its score for the content-free utterance N/A "
-        "(Zhao et al. 2021), which removes a small model's bias towards some options",
-    )
-    lora: LoraSection | None = Field(None, description="fine-tune LoRA adapters first (local backends only)")
-
-    @model_validator(mode="after")
-    def _lora_is_local(self) -> PromptingSection:
-        if self.lora is not None and self.backend.type == "openai":
-            raise ValueError("model.prompting.lora: LoRA needs a local backend (packaged or transformers)")
-        return self
-
-
-class ModelSection(_Section):
-    architecture: Literal["jointbert", "jointidsf", "slotrefine", "ctran", "zeroshot", "prompting"] = (
-        "jointbert"
-    )
+    architecture: str = "jointbert"
     backbone: str = Field("minilm", description="'minilm' (packaged), a local folder or a hub id")
-    use_crf: bool = False
-    classifier_dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    intent_loss_coef: float = Field(1.0, ge=0.0)
-    max_length: int = Field(128, ge=8, le=4096)
+    use_crf: bool | None = Field(
+        None,
+        description="decode slots with a BIO-constrained CRF; default: the architecture's (mostly false)",
+    )
     freeze_embeddings: bool = Field(
         False,
         description="keep the encoder's word embeddings fixed (a 250k-word multilingual vocabulary trains slowly)",
     )
     lexicon: LexiconSection | None = None
-    jointidsf: JointIdsfSection | None = None
-    slotrefine: SlotRefineSection | None = None
-    ctran: CtranSection | None = None
-    zeroshot: ZeroShotSection | None = None
     prompting: PromptingSection | None = None
 
     @model_validator(mode="after")
-    def _options_match_architecture(self) -> ModelSection:
-        if self.architecture == "prompting" and self.prompting is None:
-            raise ValueError(
-                "model.prompting: required with architecture: prompting (at least its labels file)"
-            )
-        for name in ("jointidsf", "slotrefine", "ctran", "zeroshot", "prompting"):
-            if getattr(self, name) is not None and self.architecture != name:
+    def _fit_the_architecture(self) -> _ModelBase:
+        sections = [*architectures(), "prompting"]
+        for name in sections:
+            if getattr(self, name, None) is not None and self.architecture != name:
                 raise ValueError(f"model.{name} options apply only with architecture: {name}")
-        if self.architecture == "zeroshot" and self.use_crf:
-            raise ValueError(
-                "model.use_crf: the zero-shot model has no CRF (its transitions could not cover unseen tags)"
-            )
+        if self.architecture == "prompting":
+            if self.prompting is None:
+                raise ValueError(
+                    "model.prompting: required with architecture: prompting (at least its labels file)"
+                )
+            self.use_crf = bool(self.use_crf)
+            return self
+        declared = architectures()[self.architecture]
+        if self.use_crf is None:
+            self.use_crf = declared.defaults.get("use_crf", default(JointOptions, "use_crf"))
+        for key, (value, why) in declared.fixed.items():
+            if getattr(self, key) is not None and getattr(self, key) != value:
+                raise ValueError(f"model.{key}: {why}")
+            setattr(self, key, value)
         return self
 
     def architecture_options(self) -> dict:
-        """The keyword arguments of the architecture's own section (its defaults when the recipe has none)."""
-        sections = {
-            "jointidsf": JointIdsfSection,
-            "slotrefine": SlotRefineSection,
-            "ctran": CtranSection,
-            "zeroshot": ZeroShotSection,
-        }
-        if self.architecture not in sections:
-            return {}
-        options = (getattr(self, self.architecture) or sections[self.architecture]()).model_dump()
-        if self.architecture == "zeroshot":
-            from nlu.models.zeroshot import load_label_file
-
-            label_file = options.pop("label_file")
-            options["descriptions"] = load_label_file(label_file) if label_file else None
-        return options
+        """The options the builder takes (``nlu.models.build_model``): the shared ones and the architecture's
+        own section (its defaults when the recipe has none)."""
+        shared = {name: getattr(self, name) for name in JointOptions.model_fields}
+        declared = architectures()[self.architecture]
+        if declared.options is None:
+            return shared
+        return shared | (getattr(self, self.architecture) or declared.options()).model_dump()
 
 
-class TrainingSection(_Section):
+def _model_section() -> type[_ModelBase]:
+    """``ModelSection``: the architecture names and an options section for each architecture that has options,
+    both read from the registry, so that a new architecture needs no line here."""
+    declared = architectures()
+    names = (*declared, "prompting")
+    fields: dict[str, Any] = {"architecture": (Literal[names], "jointbert")}
+    for name, architecture in declared.items():
+        if architecture.options is not None:
+            fields[name] = (
+                architecture.options | None,
+                Field(None, description=f"{name} options: {architecture.description}"),
+            )
+    return create_model("ModelSection", __base__=_ModelBase, **fields)
+
+
+ModelSection = _model_section()
+
+
+class TrainingSection(Section):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(
         32, ge=1, description="per process: with N processes an optimizer step sees N x batch_size utterances"
@@ -381,7 +244,7 @@ class TrainingSection(_Section):
     auxiliary_epochs: int = Field(1, ge=1, description="epochs of the intermediate schedule's first stage")
 
 
-class Recipe(_Section):
+class Recipe(Section):
     description: str | None = None
     data: DataSection
     model: ModelSection = ModelSection()
@@ -395,48 +258,6 @@ class Recipe(_Section):
                 "data.dev_split must differ from data.train_split (best-model selection needs held-out data)"
             )
         return self
-
-
-def _expected(error: dict) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    return error["msg"].lower().removeprefix("value error, ")
-
-
-def _suggest(loc: tuple, data: dict, schema: type[BaseModel] | None = None) -> str:
-    """'did you mean ...' for an unknown key, from the known keys of the same section."""
-    model: type[BaseModel] = schema or Recipe
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        if (
-            field is None
-            or not isinstance(field.annotation, type)
-            or not issubclass(field.annotation, BaseModel)
-        ):
-            return ""
-        model = field.annotation
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
-    known = ", ".join(model.model_fields)
-    return f"; did you mean '{close[0]}'?" if close else f"; known keys here: {known}"
-
-
-def _format_errors(
-    source: str, err: ValidationError, data: dict, schema: type[BaseModel] | None = None
-) -> list[str]:
-    problems = []
-    for error in err.errors():
-        loc = tuple(str(p) for p in error["loc"])
-        key = ".".join(loc) or "(top level)"
-        message = _expected(error)
-        if error["type"] == "extra_forbidden":
-            message += _suggest(loc, data, schema)
-        elif error["type"] != "missing" and "input" in error:
-            message += f", got {error['input']!r}"
-        problems.append(f"{source}: {key}: {message}")
-    return problems
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -465,57 +286,6 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-class DuplicateKey(yaml.YAMLError):
-    """A mapping that names the same key twice (YAML would silently keep the last)."""
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key written twice in one mapping: a second ``data:`` block would
-    otherwise silently replace the first."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                first = seen.setdefault(key, key_node.start_mark.line + 1)
-            except TypeError:  # an unhashable key: the base class reports it
-                break
-            if first != key_node.start_mark.line + 1:
-                raise DuplicateKey(
-                    f"line {key_node.start_mark.line + 1}: the key {key!r} is written twice in one mapping (also "
-                    f"on line {first}); YAML would keep only the last one. Merge the two into one"
-                )
-        return super().construct_mapping(node, deep=deep)
-
-
-def load_yaml_text(text: str):
-    """``yaml.safe_load`` that raises :class:`DuplicateKey` for a key written twice in one mapping."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-
-
-def read_yaml_file(
-    path: Path, what: str, expected: str, error: Callable[[list[str]], Exception] = RecipeError
-) -> dict:
-    """The YAML mapping in ``path``; a missing file, bad YAML, a key written twice, non-UTF-8 bytes or a
-    non-mapping raise ``error`` (a one-problem list) saying which, e.g. ``x.yaml: not valid YAML: ...``. An empty
-    file is an empty mapping."""
-    if not path.is_file():
-        raise error([f"{path}: no such {what} file"])
-    try:
-        data = load_yaml_text(path.read_text(encoding="utf-8"))
-    except DuplicateKey as err:
-        raise error([f"{path}: {err}"]) from None
-    except yaml.YAMLError as err:
-        raise error([f"{path}: not valid YAML: {err}"]) from None
-    except UnicodeDecodeError:
-        raise error([f"{path}: not UTF-8 text"]) from None
-    data = {} if data is None else data
-    if not isinstance(data, dict):
-        raise error([f"{path}: expected a mapping with {expected}"])
-    return data
-
-
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read, override and validate a recipe; raise :class:`RecipeError` listing every problem."""
     path = Path(path)
@@ -524,7 +294,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as err:
-        problems = _format_errors(str(path), err, data)
+        problems = format_errors(str(path), err, Recipe)
         section = data.get("data")
         if isinstance(section, dict) and "dataset" not in section and "files" not in section:
             # The one-source check runs only on an otherwise valid section; say it anyway, with the rest.

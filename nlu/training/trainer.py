@@ -349,10 +349,6 @@ def run_training(
         m.architecture,
         backbone=m.backbone,
         labels=labels,
-        use_crf=m.use_crf,
-        classifier_dropout=m.classifier_dropout,
-        intent_loss_coef=m.intent_loss_coef,
-        max_length=m.max_length,
         lexicon_types=gazetteer.types if gazetteer else None,
         **m.architecture_options(),
     )

@@ -26,11 +26,11 @@ def model_dir(tmp_path_factory, tiny_backbone) -> Path:
     from transformers import AutoTokenizer
 
     from nlu.data.labels import LabelVocab
-    from nlu.models.slotrefine import build_slotrefine
+    from nlu.models import build_model
 
     labels = LabelVocab(intents=["UNK", "play", "wake"], slots=["UNK", "O", "B-x", "I-x", "B-y", "I-y"])
     torch.manual_seed(0)
-    model = build_slotrefine(str(tiny_backbone), labels, heads=2)
+    model = build_model("slotrefine", str(tiny_backbone), labels, heads=2)
     with torch.no_grad():  # a loud classifier: the tags follow the states, which differ between the passes
         model.slot_classifier.weight.normal_(0.0, 1.0)
     folder = tmp_path_factory.mktemp("slotrefine")

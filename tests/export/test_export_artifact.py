@@ -119,7 +119,7 @@ def test_failed_check_writes_nothing(
     good artifact keeps every byte, and no temporary folder is left beside it."""
     model_dir = tiny_mixed_model_dir(True)
     # no fp32 graph can be within a negative tolerance
-    monkeypatch.setitem(nlu.export.exporter.ONNX_CONFIGS, "nlu-jointbert", OnnxConfig(atol=-1.0))
+    monkeypatch.setattr(nlu.export.exporter, "onnx_config_for", lambda model: OnnxConfig(atol=-1.0))
     fresh = tmp_path / "fresh"
     with pytest.raises(ExportError, match="tolerance") as err:
         export_model(model_dir, fresh, optimize=False)
@@ -127,8 +127,8 @@ def test_failed_check_writes_nothing(
     assert not fresh.exists()
 
     # int8 is held to label agreement, which cannot exceed 1
-    monkeypatch.setitem(
-        nlu.export.exporter.ONNX_CONFIGS, "nlu-jointbert", OnnxConfig(min_agreement_int8=1.01)
+    monkeypatch.setattr(
+        nlu.export.exporter, "onnx_config_for", lambda model: OnnxConfig(min_agreement_int8=1.01)
     )
     good = tmp_path / "good"
     shutil.copytree(tiny_artifact(True, "none"), good)
@@ -142,6 +142,7 @@ def test_failed_check_writes_nothing(
 def test_passing_check_replaces_an_existing_artifact(tmp_path, tiny_mixed_model_dir, reuse_exported_graph):
     out = tmp_path / "artifact"
     out.mkdir()
+    (out / "nlu.json").write_text("{}")  # an earlier artifact: replaced without --overwrite
     (out / "stale.txt").write_text("from an older export")
     report = export_model(tiny_mixed_model_dir(True), out, optimize=False)
     assert report["parity"]["passed"] and not report["optimized"]
@@ -168,7 +169,7 @@ def test_unknown_quantization_is_refused_before_any_work(tmp_path, tiny_mixed_mo
 
 
 def test_architecture_without_onnx_config(tmp_path, monkeypatch, tiny_mixed_model_dir):
-    monkeypatch.delitem(nlu.export.exporter.ONNX_CONFIGS, "nlu-jointbert")
+    monkeypatch.setattr(nlu.export.exporter, "onnx_config_for", lambda model: None)
     with pytest.raises(ExportError, match="'nlu-jointbert' has no ONNX export yet"):
         export_model(tiny_mixed_model_dir(True), tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -13,8 +13,9 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from nlu.data.labels import LabelVocab
-from nlu.export.onnx_config import ONNX_CONFIGS
-from nlu.models.ctran import CtranConfig, CtranForIntentSlot, build_ctran
+from nlu.models import build_model
+from nlu.models.ctran import CtranConfig, CtranForIntentSlot
+from nlu.models.registry import get_architecture
 from nlu.modules.outputs import DecodedBatch, JointOutput
 
 INTENTS = ["UNK", "play_music", "get_weather"]
@@ -30,7 +31,7 @@ AutoModel.register(CtranConfig, CtranForIntentSlot, exist_ok=True)
 def tiny_ctran(backbone, seed: int = 0, **kwargs) -> CtranForIntentSlot:
     torch.manual_seed(seed)
     labels = LabelVocab(intents=INTENTS, slots=SLOTS)
-    return build_ctran(str(backbone), labels, heads=4, channels=8, **kwargs)
+    return build_model("ctran", str(backbone), labels, heads=4, channels=8, **kwargs)
 
 
 def encode(backbone, utterances) -> dict[str, torch.Tensor]:
@@ -146,7 +147,7 @@ def test_onnx_export_matches_torch_on_another_length(tiny_backbone, tmp_path):
     import onnxruntime as ort
 
     model = tiny_ctran(tiny_backbone, use_crf=True).eval()
-    config = ONNX_CONFIGS[model.config.model_type]
+    config = get_architecture(model.config.model_type).onnx
     names = config.inputs(model)
     sample = encode(tiny_backbone, [["a", "short", "one"], ["a", "b", "c", "d"]])
     batch, seq = torch.export.Dim("batch", max=4096), torch.export.Dim("sequence", max=128)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from nlu.data.labels import LabelVocab
-from nlu.models.jointidsf import JointIdsfConfig, JointIdsfForIntentSlot, build_jointidsf
+from nlu.models import build_model
+from nlu.models.jointidsf import JointIdsfConfig, JointIdsfForIntentSlot
 from nlu.modules.outputs import JointOutput
 
 LABELS = LabelVocab(
@@ -20,7 +21,7 @@ BATCH, SEQ_LEN, DIM = 3, 9, 16
 
 def build(tiny_backbone, **kwargs) -> JointIdsfForIntentSlot:
     torch.manual_seed(0)
-    return build_jointidsf(str(tiny_backbone), LABELS, attention_dim=DIM, **kwargs)
+    return build_model("jointidsf", str(tiny_backbone), LABELS, attention_dim=DIM, **kwargs)
 
 
 def make_batch(vocab_size: int, seed: int = 0) -> dict[str, torch.Tensor]:

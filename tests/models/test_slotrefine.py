@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from nlu.data.labels import LabelVocab
-from nlu.models.slotrefine import SlotRefineConfig, SlotRefineForIntentSlot, build_slotrefine
+from nlu.models import build_model
+from nlu.models.slotrefine import SlotRefineConfig, SlotRefineForIntentSlot
 from nlu.modules.outputs import JointOutput
 
 LABELS = LabelVocab(intents=["UNK", "play", "wake"], slots=["UNK", "O", "B-x", "I-x", "B-y", "I-y"])
@@ -27,7 +28,7 @@ def backbone(tiny_backbone) -> str:
 
 def build(backbone: str, **kwargs) -> SlotRefineForIntentSlot:
     torch.manual_seed(0)
-    return build_slotrefine(backbone, LABELS, heads=2, **kwargs)
+    return build_model("slotrefine", backbone, LABELS, heads=2, **kwargs)
 
 
 def make_batch() -> dict[str, torch.Tensor]:
@@ -148,8 +149,8 @@ def test_eval_mode_is_deterministic(backbone):
 
 
 def test_heads_must_divide_hidden_size(backbone):
-    with pytest.raises(ValueError, match="refine_heads"):
-        build_slotrefine(backbone, LABELS, heads=5)
+    with pytest.raises(ValueError, match="heads"):
+        build_model("slotrefine", backbone, LABELS, heads=5)
     with pytest.raises(ValueError, match="teacher_forcing"):
         SlotRefineConfig(teacher_forcing=1.5)
     with pytest.raises(ValueError, match="first_pass"):
@@ -189,7 +190,7 @@ def test_save_and_load_round_trip(tmp_path, backbone):
     model = build(backbone, use_crf=True).eval()
     model.save_pretrained(tmp_path, safe_serialization=True)
     loaded = SlotRefineForIntentSlot.from_pretrained(tmp_path).eval()
-    assert (loaded.config.refine_heads, loaded.config.teacher_forcing) == (2, 0.5)
+    assert (loaded.config.heads, loaded.config.teacher_forcing) == (2, 0.5)
     assert torch.equal(loaded.feedback_map, model.feedback_map)
     batch = inputs_only(make_batch())
     with torch.no_grad():

@@ -303,10 +303,10 @@ def test_the_unseen_label_bonus_is_checked_and_saved(tiny_backbone, tmp_path):
 
 
 def test_the_recipe_default_bonus_is_the_models():
+    from nlu.models.zeroshot import ZeroShotOptions
     from nlu.models.zeroshot import configuration_zeroshot as config
-    from nlu.training.recipe import ZeroShotSection
 
-    section = ZeroShotSection()
+    section = ZeroShotOptions()
     assert section.unseen_intent_bonus == config.DEFAULT_UNSEEN_INTENT_BONUS
     assert section.unseen_slot_bonus == config.DEFAULT_UNSEEN_SLOT_BONUS
 

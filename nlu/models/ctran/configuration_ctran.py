@@ -5,28 +5,17 @@ decoder."""
 
 from __future__ import annotations
 
-from transformers import PretrainedConfig
+from nlu.models.configuration_common import JointConfig
+from nlu.models.ctran.options import CtranOptions
+from nlu.schema import default
 
-from nlu.data.alignment import WORD_SPLIT_RULE
-from nlu.models.configuration_common import check_joint_arguments
 
-
-class CtranConfig(PretrainedConfig):
-    """Everything needed to rebuild the model without the original backbone files.
+class CtranConfig(JointConfig):
+    """JointBERT's arguments (:class:`JointConfig`) plus CTRAN's.
 
     Args:
-        encoder: the backbone's own config as a dict (``AutoConfig.to_dict()``); rebuilt with
-            ``AutoConfig.for_model``.
-        intent_labels: intent names; index 0 is ``UNK``.
-        slot_labels: BIO tags; index 0 is ``UNK``.
-        use_crf: decode slots with a linear-chain CRF instead of per-token argmax.
         classifier_dropout: dropout on the backbone states, inside the Transformer layers and before both
             heads.
-        intent_loss_coef: weight of the intent loss; the slot loss has weight 1.
-        max_seq_length: sub-tokens per utterance, special tokens included; longer input is truncated.
-        word_split: name of the rule that splits raw text into words (see ``nlu.data.alignment``).
-        lexicon_types: gazetteer types whose word features gate the backbone states
-            (``nlu.modules.lexicon_gate``); empty for none.
         kernel_sizes: one 1-D convolution over the sequence per (odd) window size, run in parallel.
         channels: filters per convolution; the window feature of a position has
             ``channels * len(kernel_sizes)`` values.
@@ -41,28 +30,15 @@ class CtranConfig(PretrainedConfig):
 
     def __init__(
         self,
-        encoder: dict | None = None,
-        intent_labels: list[str] | None = None,
-        slot_labels: list[str] | None = None,
-        use_crf: bool = False,
-        classifier_dropout: float = 0.1,
-        intent_loss_coef: float = 1.0,
-        max_seq_length: int = 128,
-        word_split: str = WORD_SPLIT_RULE,
-        lexicon_types: list[str] | None = None,
-        kernel_sizes: list[int] | tuple[int, ...] = (3, 5, 7),
-        channels: int = 128,
-        encoder_layers: int = 2,
-        decoder_layers: int = 1,
-        heads: int = 8,
-        freeze_encoder: bool = False,
+        kernel_sizes: list[int] | tuple[int, ...] = tuple(default(CtranOptions, "kernel_sizes")),
+        channels: int = default(CtranOptions, "channels"),
+        encoder_layers: int = default(CtranOptions, "encoder_layers"),
+        decoder_layers: int = default(CtranOptions, "decoder_layers"),
+        heads: int = default(CtranOptions, "heads"),
+        freeze_encoder: bool = default(CtranOptions, "freeze_encoder"),
         **kwargs,
     ):
-        self.encoder = dict(encoder or {})
-        self.intent_labels = list(intent_labels or ["UNK"])
-        self.slot_labels = list(slot_labels or ["UNK", "O"])
-        self.use_crf = bool(use_crf)
-        check_joint_arguments(classifier_dropout, intent_loss_coef, max_seq_length)
+        super().__init__(**kwargs)
         kernel_sizes = list(kernel_sizes)
         if not kernel_sizes or any(int(k) != k or k < 1 or k % 2 == 0 for k in kernel_sizes):
             raise ValueError(
@@ -79,15 +55,9 @@ class CtranConfig(PretrainedConfig):
                 f"heads must divide the backbone's hidden size {hidden}, got heads={heads}; "
                 f"try one of {[h for h in range(1, 17) if hidden % h == 0]}"
             )
-        self.classifier_dropout = classifier_dropout
-        self.intent_loss_coef = intent_loss_coef
-        self.max_seq_length = int(max_seq_length)
-        self.word_split = word_split
-        self.lexicon_types = list(lexicon_types or [])
         self.kernel_sizes = [int(k) for k in kernel_sizes]
         self.channels = int(channels)
         self.encoder_layers = int(encoder_layers)
         self.decoder_layers = int(decoder_layers)
         self.heads = int(heads)
         self.freeze_encoder = bool(freeze_encoder)
-        super().__init__(**kwargs)

@@ -23,8 +23,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from nlu.data.labels import LabelVocab
-from nlu.models.backbones import build_encoder, load_pretrained_encoder
+from nlu.models.backbones import build_encoder
 from nlu.models.ctran.configuration_ctran import CtranConfig
 from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
@@ -146,41 +145,3 @@ class CtranForIntentSlot(PreTrainedModel):
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
         """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
         return decode_joint(out.intent_logits, out.slot_logits, word_mask, self.crf)
-
-
-def build_ctran(
-    backbone: str,
-    labels: LabelVocab,
-    use_crf: bool = False,
-    classifier_dropout: float = 0.1,
-    intent_loss_coef: float = 1.0,
-    max_length: int = 128,
-    lexicon_types: list[str] | None = None,
-    kernel_sizes: list[int] = (3, 5, 7),
-    channels: int = 128,
-    encoder_layers: int = 2,
-    decoder_layers: int = 1,
-    heads: int = 8,
-    freeze_encoder: bool = False,
-) -> CtranForIntentSlot:
-    """A CTRAN on a pretrained backbone, everything after the backbone initialised at random."""
-    encoder = load_pretrained_encoder(backbone)
-    config = CtranConfig(
-        encoder=encoder.config.to_dict(),
-        intent_labels=labels.intents,
-        slot_labels=labels.slots,
-        use_crf=use_crf,
-        classifier_dropout=classifier_dropout,
-        intent_loss_coef=intent_loss_coef,
-        max_seq_length=max_length,
-        lexicon_types=lexicon_types,
-        kernel_sizes=list(kernel_sizes),
-        channels=channels,
-        encoder_layers=encoder_layers,
-        decoder_layers=decoder_layers,
-        heads=heads,
-        freeze_encoder=freeze_encoder,
-    )
-    model = CtranForIntentSlot(config)
-    model.encoder.load_state_dict(encoder.state_dict())
-    return model

@@ -1,4 +1,25 @@
-from nlu.models.jointbert.configuration_jointbert import JointBertConfig
-from nlu.models.jointbert.modeling_jointbert import JointBertForIntentSlot, build_jointbert
+"""JointBERT (Chen et al. 2019): an encoder, an intent head on the first token, a slot head per word and an
+optional CRF.
 
-__all__ = ["JointBertConfig", "JointBertForIntentSlot", "build_jointbert"]
+The folder declares the architecture once (``ARCHITECTURE``, read by ``nlu.models.registry``); the model
+classes are imported when first used, so that the declaration stays torch-free.
+"""
+
+from __future__ import annotations
+
+from nlu.models.registry import Architecture, lazy_attributes
+
+ARCHITECTURE = Architecture(
+    name="jointbert",
+    config="nlu.models.jointbert.configuration_jointbert:JointBertConfig",
+    model="nlu.models.jointbert.modeling_jointbert:JointBertForIntentSlot",
+    description="JointBERT (Chen et al. 2019): intent on the first token, a tag per word, use_crf adds a CRF",
+)
+
+_LAZY = {
+    "JointBertConfig": "configuration_jointbert",
+    "JointBertForIntentSlot": "modeling_jointbert",
+}
+__all__ = ["ARCHITECTURE", "JointBertConfig", "JointBertForIntentSlot"]
+
+__getattr__ = lazy_attributes(__name__, _LAZY)

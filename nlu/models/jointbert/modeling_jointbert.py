@@ -6,8 +6,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from nlu.data.labels import LabelVocab
-from nlu.models.backbones import build_encoder, load_pretrained_encoder
+from nlu.models.backbones import build_encoder
 from nlu.models.jointbert.configuration_jointbert import JointBertConfig
 from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
@@ -62,29 +61,3 @@ class JointBertForIntentSlot(PreTrainedModel):
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
         """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
         return decode_joint(out.intent_logits, out.slot_logits, word_mask, self.crf)
-
-
-def build_jointbert(
-    backbone: str,
-    labels: LabelVocab,
-    use_crf: bool = False,
-    classifier_dropout: float = 0.1,
-    intent_loss_coef: float = 1.0,
-    max_length: int = 128,
-    lexicon_types: list[str] | None = None,
-) -> JointBertForIntentSlot:
-    """A JointBERT on a pretrained backbone, its heads initialised at random."""
-    encoder = load_pretrained_encoder(backbone)
-    config = JointBertConfig(
-        encoder=encoder.config.to_dict(),
-        intent_labels=labels.intents,
-        slot_labels=labels.slots,
-        use_crf=use_crf,
-        classifier_dropout=classifier_dropout,
-        intent_loss_coef=intent_loss_coef,
-        max_seq_length=max_length,
-        lexicon_types=lexicon_types,
-    )
-    model = JointBertForIntentSlot(config)
-    model.encoder.load_state_dict(encoder.state_dict())
-    return model

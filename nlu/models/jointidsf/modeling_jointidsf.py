@@ -13,8 +13,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from nlu.data.labels import LabelVocab
-from nlu.models.backbones import build_encoder, load_pretrained_encoder
+from nlu.models.backbones import build_encoder
 from nlu.models.jointidsf.configuration_jointidsf import JointIdsfConfig
 from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
@@ -102,33 +101,3 @@ class JointIdsfForIntentSlot(PreTrainedModel):
     def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
         """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
         return decode_joint(out.intent_logits, out.slot_logits, word_mask, self.crf)
-
-
-def build_jointidsf(
-    backbone: str,
-    labels: LabelVocab,
-    use_crf: bool = True,
-    classifier_dropout: float = 0.1,
-    intent_loss_coef: float = 1.0,
-    max_length: int = 128,
-    lexicon_types: list[str] | None = None,
-    attention_dim: int = 200,
-    detach_intent_context: bool = True,
-) -> JointIdsfForIntentSlot:
-    """A JointIDSF on a pretrained backbone, its heads and attention layer initialised at random."""
-    encoder = load_pretrained_encoder(backbone)
-    config = JointIdsfConfig(
-        encoder=encoder.config.to_dict(),
-        intent_labels=labels.intents,
-        slot_labels=labels.slots,
-        use_crf=use_crf,
-        classifier_dropout=classifier_dropout,
-        intent_loss_coef=intent_loss_coef,
-        max_seq_length=max_length,
-        lexicon_types=lexicon_types,
-        attention_dim=attention_dim,
-        detach_intent_context=detach_intent_context,
-    )
-    model = JointIdsfForIntentSlot(config)
-    model.encoder.load_state_dict(encoder.state_dict())
-    return model

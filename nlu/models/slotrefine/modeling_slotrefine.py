@@ -33,8 +33,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from nlu.data.labels import LabelVocab
-from nlu.models.backbones import build_encoder, load_pretrained_encoder
+from nlu.models.backbones import build_encoder
 from nlu.models.slotrefine.configuration_slotrefine import SlotRefineConfig
 from nlu.modules.crf import CRF
 from nlu.modules.decoding import decode_joint, joint_output
@@ -52,9 +51,9 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         super().__init__(config)
         self.encoder = build_encoder(config.encoder)
         hidden = self.encoder.config.hidden_size
-        if hidden % config.refine_heads:
+        if hidden % config.heads:
             raise ValueError(
-                f"refine_heads ({config.refine_heads}) must divide the backbone's hidden size ({hidden}); "
+                f"heads ({config.heads}) must divide the backbone's hidden size ({hidden}); "
                 f"choose one of {[h for h in range(1, 17) if hidden % h == 0]}"
             )
         num_tags = len(config.slot_labels)
@@ -68,10 +67,8 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         self.tag_embedding = nn.Embedding(num_tags, hidden)
         # feed-forward width = hidden (not 4x): a refiner pass costs about half a backbone layer
         self.refiner = nn.ModuleList(
-            EncoderLayer(
-                hidden, config.refine_heads, dim_feedforward=hidden, dropout=config.classifier_dropout
-            )
-            for _ in range(config.refine_layers)
+            EncoderLayer(hidden, config.heads, dim_feedforward=hidden, dropout=config.classifier_dropout)
+            for _ in range(config.layers)
         )
         self.intent_classifier = nn.Linear(hidden, len(config.intent_labels))
         self.slot_classifier = nn.Linear(hidden, num_tags)
@@ -174,37 +171,3 @@ class SlotRefineForIntentSlot(PreTrainedModel):
         """Word-level decisions from pass 2. word_mask: (batch, seq_len) bool, true on each word's first
         sub-token."""
         return decode_joint(out.intent_logits, out.slot_logits, word_mask, self.crf)
-
-
-def build_slotrefine(
-    backbone: str,
-    labels: LabelVocab,
-    use_crf: bool = False,
-    classifier_dropout: float = 0.1,
-    intent_loss_coef: float = 1.0,
-    max_length: int = 128,
-    lexicon_types: list[str] | None = None,
-    layers: int = 1,
-    heads: int = 4,
-    teacher_forcing: float = 0.5,
-    first_pass: str = "encoder",
-) -> SlotRefineForIntentSlot:
-    """A SlotRefine on a pretrained backbone, its refiner, tag embeddings and heads initialised at random."""
-    encoder = load_pretrained_encoder(backbone)
-    config = SlotRefineConfig(
-        encoder=encoder.config.to_dict(),
-        intent_labels=labels.intents,
-        slot_labels=labels.slots,
-        use_crf=use_crf,
-        classifier_dropout=classifier_dropout,
-        intent_loss_coef=intent_loss_coef,
-        max_seq_length=max_length,
-        lexicon_types=lexicon_types,
-        refine_layers=layers,
-        refine_heads=heads,
-        teacher_forcing=teacher_forcing,
-        first_pass=first_pass,
-    )
-    model = SlotRefineForIntentSlot(config)
-    model.encoder.load_state_dict(encoder.state_dict())
-    return model

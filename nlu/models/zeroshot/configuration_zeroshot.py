@@ -4,18 +4,16 @@ descriptions, so the label set can change after training."""
 
 from __future__ import annotations
 
-from transformers import PretrainedConfig
+from typing import get_args
 
-from nlu.data.alignment import WORD_SPLIT_RULE
-from nlu.models.configuration_common import check_joint_arguments
+from nlu.models.configuration_common import JointConfig
+from nlu.models.zeroshot.options import ZeroShotOptions
+from nlu.schema import default
 
 UNK = "UNK"
-# Cosines added to the scores of intents and slot types not seen in training; chosen on dev sets, not test data
-# (docs/zeroshot.md: the intent bonus on SNIPS dev, with intents scored in the encoder space; the slot bonus on
-# ATIS dev).
-DEFAULT_UNSEEN_INTENT_BONUS = 0.0
-DEFAULT_UNSEEN_SLOT_BONUS = 0.0
-INTENT_SCORING = ("auto", "head", "encoder")
+DEFAULT_UNSEEN_INTENT_BONUS = default(ZeroShotOptions, "unseen_intent_bonus")
+DEFAULT_UNSEEN_SLOT_BONUS = default(ZeroShotOptions, "unseen_slot_bonus")
+INTENT_SCORING = get_args(ZeroShotOptions.model_fields["intent_scoring"].annotation)
 
 
 def check_unseen_bonus(name: str, value: float) -> None:
@@ -41,21 +39,12 @@ def slot_types_of(slot_labels: list[str]) -> list[str]:
     return types
 
 
-class ZeroShotConfig(PretrainedConfig):
+class ZeroShotConfig(JointConfig):
     """Everything needed to rebuild the model without the original backbone files, label texts included.
 
     Args:
-        encoder: the backbone's own config as a dict (``AutoConfig.to_dict()``); rebuilt with ``AutoConfig.for_model``.
-        intent_labels: intent names; index 0 is ``UNK``, which is never predicted.
-        slot_labels: BIO tags in any order; index 0 is ``UNK``.
-        use_crf: must be False: a CRF's transition matrix is tied to the tag set it was trained on and could not
-            score tags added after training.
-        classifier_dropout: dropout on the token states before the heads.
-        intent_loss_coef: weight of the intent loss; the slot loss has weight 1.
-        max_seq_length: sub-tokens per utterance, special tokens included; longer input is truncated.
-        word_split: name of the rule that splits raw text into words (see ``nlu.data.alignment``).
-        lexicon_types: gazetteer types whose word features gate the token states (``nlu.modules.lexicon_gate``);
-            empty for none.
+        The shared arguments of :class:`JointConfig`, except that ``use_crf`` must be False: a CRF's
+        transition matrix is tied to the tag set it was trained on and could not score tags added after training.
         embed_dim: size of the shared space that utterances, tokens and labels are projected into.
         intent_descriptions: intent name -> description (``""`` for none), for every intent but ``UNK``.
         slot_descriptions: slot type -> description (``""`` for none), for every slot type.
@@ -83,37 +72,24 @@ class ZeroShotConfig(PretrainedConfig):
 
     def __init__(
         self,
-        encoder: dict | None = None,
-        intent_labels: list[str] | None = None,
-        slot_labels: list[str] | None = None,
-        use_crf: bool = False,
-        classifier_dropout: float = 0.1,
-        intent_loss_coef: float = 1.0,
-        max_seq_length: int = 128,
-        word_split: str = WORD_SPLIT_RULE,
-        lexicon_types: list[str] | None = None,
-        embed_dim: int = 256,
+        embed_dim: int = default(ZeroShotOptions, "embed_dim"),
         intent_descriptions: dict[str, str] | None = None,
         slot_descriptions: dict[str, str] | None = None,
-        label_max_length: int = 32,
+        label_max_length: int = default(ZeroShotOptions, "label_max_length"),
         label_token_ids: list[list[int]] | None = None,
         trained_intents: list[str] | None = None,
         trained_slot_types: list[str] | None = None,
         unseen_intent_bonus: float = DEFAULT_UNSEEN_INTENT_BONUS,
         unseen_slot_bonus: float = DEFAULT_UNSEEN_SLOT_BONUS,
-        intent_scoring: str = "auto",
+        intent_scoring: str = default(ZeroShotOptions, "intent_scoring"),
         **kwargs,
     ):
-        self.encoder = dict(encoder or {})
-        self.intent_labels = list(intent_labels or [UNK])
-        self.slot_labels = list(slot_labels or [UNK, "O"])
-        if use_crf:
+        if kwargs.get("use_crf"):
             raise ValueError(
                 "use_crf must be false for the zero-shot model: CRF transitions are learned per training tag "
                 "and could not score slot types added after training"
             )
-        self.use_crf = False
-        check_joint_arguments(classifier_dropout, intent_loss_coef, max_seq_length)
+        super().__init__(**kwargs)
         if embed_dim < 1:
             raise ValueError(f"embed_dim must be at least 1, got {embed_dim}")
         if label_max_length < 3:
@@ -128,11 +104,6 @@ class ZeroShotConfig(PretrainedConfig):
                 f"label_token_ids holds {len(label_token_ids)} label texts; the labels need "
                 f"{len(intents)} intents + {len(types)} slot types"
             )
-        self.classifier_dropout = classifier_dropout
-        self.intent_loss_coef = intent_loss_coef
-        self.max_seq_length = int(max_seq_length)
-        self.word_split = word_split
-        self.lexicon_types = list(lexicon_types or [])
         self.embed_dim = int(embed_dim)
         self.label_max_length = int(label_max_length)
         self.label_token_ids = None if label_token_ids is None else [list(ids) for ids in label_token_ids]
@@ -147,7 +118,6 @@ class ZeroShotConfig(PretrainedConfig):
                 f"intent_scoring must be one of {', '.join(INTENT_SCORING)}; got {intent_scoring!r}"
             )
         self.intent_scoring = intent_scoring
-        super().__init__(**kwargs)
 
 
 def _descriptions(field: str, given: dict[str, str] | None, names: list[str]) -> dict[str, str]:

@@ -36,14 +36,12 @@ from nlu.data.labels import LabelVocab
 from nlu.errors import ModelError
 from nlu.models.backbones import build_encoder, load_pretrained_encoder, resolve_backbone
 from nlu.models.zeroshot.configuration_zeroshot import (
-    DEFAULT_UNSEEN_INTENT_BONUS,
-    DEFAULT_UNSEEN_SLOT_BONUS,
     UNK,
     ZeroShotConfig,
     check_unseen_bonus,
     slot_types_of,
 )
-from nlu.models.zeroshot.descriptions import label_text
+from nlu.models.zeroshot.descriptions import label_text, load_label_file
 from nlu.modules.decoding import MASKED, decode_joint, joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import DecodedBatch, JointOutput
@@ -357,44 +355,32 @@ class ZeroShotForIntentSlot(PreTrainedModel):
 def build_zeroshot(
     backbone: str,
     labels: LabelVocab,
-    use_crf: bool = False,
-    classifier_dropout: float = 0.1,
-    intent_loss_coef: float = 1.0,
-    max_length: int = 128,
     lexicon_types: list[str] | None = None,
-    embed_dim: int = 256,
-    label_max_length: int = 32,
+    label_file: str | None = None,
     descriptions: tuple[dict[str, str], dict[str, str]] | None = None,
-    unseen_intent_bonus: float = DEFAULT_UNSEEN_INTENT_BONUS,
-    unseen_slot_bonus: float = DEFAULT_UNSEEN_SLOT_BONUS,
-    intent_scoring: str = "auto",
+    **options,
 ) -> ZeroShotForIntentSlot:
     """A zero-shot model on a pretrained backbone, its projections initialised at random, the backbone's
-    tokenizer attached as ``label_tokenizer``. ``descriptions``: (intent name -> description, slot type ->
-    description) for the training labels (``nlu.models.zeroshot.descriptions.load_label_file``); labels missing
-    from it are encoded by their name alone, and names that are not training labels are ignored."""
+    tokenizer attached as ``label_tokenizer``. Descriptions of the training labels come from ``label_file`` (a
+    YAML label file, ``nlu.data.label_files``) or ``descriptions`` (intent name -> description, slot type ->
+    description); labels without one are encoded by their name alone, and names that are not training labels
+    are ignored. ``options``: the rest of :class:`ZeroShotConfig`'s arguments (the recipe's options)."""
     encoder = load_pretrained_encoder(backbone)
     tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(backbone))
+    if label_file is not None:
+        descriptions = load_label_file(label_file)
     intent_descriptions, slot_descriptions = descriptions or ({}, {})
     types = slot_types_of(labels.slots)
     config = ZeroShotConfig(
         encoder=encoder.config.to_dict(),
         intent_labels=labels.intents,
         slot_labels=labels.slots,
-        use_crf=use_crf,
-        classifier_dropout=classifier_dropout,
-        intent_loss_coef=intent_loss_coef,
-        max_seq_length=max_length,
         lexicon_types=lexicon_types,
-        embed_dim=embed_dim,
         intent_descriptions={
             n: intent_descriptions[n] for n in labels.intents[1:] if n in intent_descriptions
         },
         slot_descriptions={t: slot_descriptions[t] for t in types if t in slot_descriptions},
-        label_max_length=label_max_length,
-        unseen_intent_bonus=unseen_intent_bonus,
-        unseen_slot_bonus=unseen_slot_bonus,
-        intent_scoring=intent_scoring,
+        **options,
     )
     config.label_token_ids = tokenize_label_texts(tokenizer, label_texts(config), config.label_max_length)
     model = ZeroShotForIntentSlot(config)

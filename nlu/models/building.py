@@ -1,0 +1,157 @@
+"""Building, loading and describing models of any registered architecture (``nlu.models.registry``).
+
+Importing this module registers every architecture with the transformers Auto classes, so ``load_model``
+reads any model directory that ``nlu train`` wrote, and so can ``AutoModel.from_pretrained`` after
+``import nlu.models.building``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from safetensors import SafetensorError
+from transformers import AutoConfig, AutoModel, PreTrainedModel
+from transformers.utils import logging as hf_logging
+
+from nlu.data.labels import LabelVocab
+from nlu.errors import ModelError, NLUError
+from nlu.models.backbones import load_pretrained_encoder
+from nlu.models.registry import architectures, get_architecture, import_string
+
+hf_logging.disable_progress_bar()  # "Loading weights" bars on every load drown the training output
+logger = logging.getLogger(__name__)
+
+for _architecture in architectures().values():
+    AutoConfig.register(_architecture.model_type, _architecture.config_class, exist_ok=True)
+    AutoModel.register(_architecture.config_class, _architecture.model_class, exist_ok=True)
+
+
+def build_model(
+    architecture: str,
+    backbone: str,
+    labels: LabelVocab,
+    lexicon_types: list[str] | None = None,
+    max_length: int | None = None,
+    **options,
+) -> PreTrainedModel:
+    """A model of a registered architecture on a pretrained backbone, everything after the backbone initialised
+    at random. ``options``: the shared options (``use_crf``, ``classifier_dropout``, ``intent_loss_coef``; see
+    :class:`nlu.models.options.JointOptions`) and the architecture's own, under their recipe names; what is not
+    given takes the recipe's default. ``max_length`` is the configuration's ``max_seq_length``."""
+    declared = get_architecture(architecture)
+    if declared.options is not None:  # a new model takes the recipe's defaults (a saved one, its config's)
+        options = declared.options().model_dump() | options
+    if max_length is not None:
+        options["max_seq_length"] = max_length
+    if declared.build is not None:
+        return import_string(declared.build)(backbone, labels, lexicon_types=lexicon_types, **options)
+    encoder = load_pretrained_encoder(backbone)
+    config = declared.config_class(
+        encoder=encoder.config.to_dict(),
+        intent_labels=labels.intents,
+        slot_labels=labels.slots,
+        lexicon_types=lexicon_types,
+        **options,
+    )
+    model = declared.model_class(config)
+    model.encoder.load_state_dict(encoder.state_dict())
+    return model
+
+
+def model_input_names(model: PreTrainedModel) -> list[str]:
+    """The inputs ``model.forward`` takes besides labels, in the order the ONNX graph takes them."""
+    names = ["input_ids", "attention_mask"]
+    if getattr(model.encoder.config, "type_vocab_size", 0) > 0:
+        names.append("token_type_ids")
+    if getattr(model, "uses_word_mask", False):
+        names.append("word_mask")
+    if getattr(model.config, "lexicon_types", None):
+        names.append("lexicon_features")
+    return names
+
+
+def load_model(model_dir: str | Path) -> PreTrainedModel:
+    """Any model directory written by ``save_pretrained`` of a registered architecture."""
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise ModelError(f"{model_dir}: not a model directory (no config.json)")
+    if not (model_dir / "model.safetensors").is_file():
+        raise ModelError(f"{model_dir}: model.safetensors is missing; the directory is incomplete")
+    try:
+        model = AutoModel.from_pretrained(str(model_dir))
+    except SafetensorError as err:
+        raise ModelError(
+            f"{model_dir / 'model.safetensors'}: the weights file is damaged (truncated or overwritten: {err}); "
+            "copy it again from where it came from, or train the model again"
+        ) from None
+    except (OSError, ValueError, KeyError) as err:
+        raise ModelError(f"{model_dir}: could not load the model: {err}") from None
+    if getattr(model.config, "lexicon_types", None):
+        from nlu.data.lexicon import Gazetteer
+
+        try:
+            model.gazetteer = Gazetteer.load(model_dir)  # not a weight: the phrases the features come from
+        except NLUError as err:
+            raise ModelError(str(err)) from None
+    return model
+
+
+def load_tokenizer(model_dir: str | Path, model: PreTrainedModel | None = None):
+    """The fast tokenizer saved beside a model (``tokenizer.json``), checked against the model's vocabulary.
+
+    Without ``tokenizer.json`` transformers falls back to a tokenizer built from ``tokenizer_config.json``
+    alone, which has no vocabulary: every word becomes ``[UNK]`` and every prediction is wrong. That, a
+    tokenizer whose vocabulary does not fit the model's embeddings, or a damaged file, raises
+    :class:`ModelError`."""
+    from transformers import AutoTokenizer
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "tokenizer.json").is_file():
+        raise ModelError(
+            f"{model_dir}: tokenizer.json is missing, so the model's vocabulary is unknown and it cannot be used "
+            "faithfully; copy tokenizer.json back from the run's best/ folder or the backbone, or train again"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    except (OSError, ValueError, TypeError) as err:
+        raise ModelError(f"{model_dir}: the tokenizer files are damaged: {err}") from None
+    encoder = getattr(getattr(model, "config", None), "encoder", None) or {}
+    vocab_size = encoder.get("vocab_size") if isinstance(encoder, dict) else None
+    if not getattr(tokenizer, "is_fast", False) or (
+        vocab_size and not vocab_size / 2 <= len(tokenizer) <= vocab_size
+    ):
+        raise ModelError(
+            f"{model_dir}: the tokenizer ({len(tokenizer)} tokens) does not match the model's vocabulary "
+            f"({vocab_size} embeddings); tokenizer.json belongs to another model"
+        )
+    return tokenizer
+
+
+def apply_label_file(
+    model: PreTrainedModel,
+    tokenizer,
+    path: str | Path,
+    unseen_intent_bonus: float | None = None,
+    unseen_slot_bonus: float | None = None,
+) -> None:
+    """Give a zero-shot model a new label set (intents and slot types with descriptions) from a YAML file; each
+    bonus given replaces the model's cosine bonus for intents or slot types unseen in training."""
+    if not hasattr(model, "set_labels"):
+        raise ModelError(
+            f"--labels: the {model.config.model_type} architecture has a fixed label set; only the zeroshot "
+            "architecture takes new intents and slot types at prediction time"
+        )
+    from nlu.models.zeroshot import load_label_file
+
+    intents, slot_types = load_label_file(path)
+    try:
+        model.set_labels(
+            intents,
+            slot_types,
+            tokenizer=tokenizer,
+            unseen_intent_bonus=unseen_intent_bonus,
+            unseen_slot_bonus=unseen_slot_bonus,
+        )
+    except ValueError as err:
+        raise ModelError(f"{path}: {err}") from None
