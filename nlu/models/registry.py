@@ -26,6 +26,7 @@ FOLDERS = (
     "slotrefine",
     "ctran",
     "zeroshot",
+    "contextual",
 )
 
 

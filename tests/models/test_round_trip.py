@@ -30,6 +30,7 @@ VARIANTS = {
     "slotrefine": {"architecture": "slotrefine", "use_crf": False, "slotrefine": {"heads": 2}},
     "ctran": {"architecture": "ctran", "use_crf": False, "ctran": {"heads": 2, "channels": 8}},
     "zeroshot": {"architecture": "zeroshot", "use_crf": False, "zeroshot": {"embed_dim": 16}},
+    "contextual": {"architecture": "contextual", "contextual": {"discriminator_dim": 16, "label_head_dim": 16}},
     # gazetteer features from the train split: the artifact must carry the lists and the runtime match them
     "jointbert_crf_lexicon": {
         "architecture": "jointbert",
