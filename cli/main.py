@@ -153,7 +153,7 @@ def predict(
     if not lines:
         raise NLUError("nothing to parse: give utterances as arguments or --input FILE (- for stdin)")
     parser = _load_parser(model_dir, batch_size, labels, bonuses=(intent_bonus, slot_bonus))
-    predictions = _parse(parser, lines, batch_size)
+    predictions = parser.parse_batch(lines, batch_size=batch_size)
     for prediction in predictions:
         _echo_json(prediction.to_dict())
 
@@ -433,11 +433,14 @@ def generate_template(
     else:
         if not texts:
             raise NLUError("--model: give the utterances to parse as arguments")
+        from nlu.data.labels import LabelVocab
+
         parser = _load_parser(model)
-        problems = engine.check_labels(*_label_names(parser))
+        vocab = LabelVocab(parser.intent_labels, parser.slot_labels)
+        problems = engine.check_labels(vocab.known_intents, sorted(vocab.slot_types))
         if problems:
             raise TemplateError(problems)
-        parses = _parse(parser, list(texts))
+        parses = parser.parse_batch(list(texts))
     for item in parses:
         _echo_json(engine.render(item, record=given_record).to_dict())
 
@@ -496,50 +499,21 @@ def _load_parser(
     labels: Path | None = None,
     bonuses: tuple[float | None, float | None] = (None, None),
 ):
-    """The parser for any model: a trained model directory (Predictor), an artifact directory from `nlu export`
-    (runtime Parser, no torch needed) or a prompted LLM written by `nlu train` (architecture: prompting). Each
-    keeps ``intent_labels`` and ``slot_labels``; :func:`_parse` calls it. A run directory stands for its
-    ``best/``."""
-    from nlu.model_dirs import resolve_model_dir
+    """``nlu.parser.load_parser`` with the command line's options."""
+    from nlu.parser import load_parser
 
-    found = resolve_model_dir(model_dir)
-    model_dir = found.path
-    if found.kind == "prompt":
-        from nlu.prompting.model_dir import load_prompt_predictor
-
-        return load_prompt_predictor(model_dir)
-    if found.kind == "artifact":
-        from nlu.runtime import Parser
-
-        if labels is not None or bonuses != (None, None):
-            raise NLUError(
-                f"--labels: {model_dir} is an exported artifact, whose label set is fixed; export the model again "
-                "with `nlu export MODEL OUT --labels FILE`"
-            )
-        return Parser.load(model_dir)
     if bonuses != (None, None) and labels is None:
         raise NLUError(
             "--unseen-intent-bonus/--unseen-slot-bonus apply to a new label set: give --labels FILE too"
         )
-    from nlu.inference import Predictor
-
     intent_bonus, slot_bonus = bonuses
-    return Predictor.load(
-        model_dir, batch_size, labels, unseen_intent_bonus=intent_bonus, unseen_slot_bonus=slot_bonus
+    return load_parser(
+        model_dir,
+        batch_size=batch_size,
+        labels=labels,
+        unseen_intent_bonus=intent_bonus,
+        unseen_slot_bonus=slot_bonus,
     )
-
-
-def _parse(parser, texts: list[str], batch_size: int = 64) -> list:
-    if hasattr(parser, "parse_batch"):  # the torch-free runtime
-        return parser.parse_batch(texts, batch_size=batch_size)
-    return parser.predict(texts)
-
-
-def _label_names(parser) -> tuple[list[str], list[str]]:
-    """(intents, slot types) a parser predicts, from its intent_labels and slot_labels (BIO tags)."""
-    intents = [name for name in parser.intent_labels if name != "UNK"]
-    slot_types = sorted({tag[2:] for tag in parser.slot_labels if tag[:2] in ("B-", "I-")})
-    return intents, slot_types
 
 
 def main() -> None:

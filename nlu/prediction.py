@@ -1,11 +1,15 @@
-"""The prediction record shared by the torch model, the ONNX runtime and LLM backends.
+"""The prediction record shared by the torch model, the ONNX runtime and LLM backends, and the one function
+that builds it from a parser's decisions (:func:`assemble_prediction`).
 
 Kept free of torch and numpy imports so that the runtime can use it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from nlu.data.bio import spans
 
 
 @dataclass
@@ -61,3 +65,62 @@ class Prediction:
             out["words_used"] = self.words_used
             out["words_total"] = len(self.tokens)
         return out
+
+
+def entities_from_tags(
+    text: str,
+    offsets: Sequence[tuple[int, int]],
+    tags: Sequence[str],
+    confidences: Sequence[float],
+) -> list[Entity]:
+    """Turn word-level BIO tags into entities with character spans in ``text``.
+
+    ``offsets[i]`` is the character span of word ``i``; an entity's confidence is the mean confidence of its words.
+    """
+    entities = []
+    for kind, first, last in spans(list(tags)):
+        start, end = offsets[first][0], offsets[last - 1][1]
+        conf = sum(confidences[first:last]) / (last - first)
+        entities.append(Entity(entity=kind, value=text[start:end], start=start, end=end, confidence=conf))
+    return entities
+
+
+def assemble_prediction(
+    text: str,
+    words: Sequence[str],
+    offsets: Sequence[tuple[int, int]],
+    word_ids: Sequence[int | None],
+    intent_probs: Sequence[float],
+    slot_ids: Sequence[int],
+    slot_confidences: Sequence[float],
+    intent_labels: Sequence[str],
+    slot_labels: Sequence[str],
+    ranking_size: int = 10,
+) -> Prediction:
+    """One utterance's :class:`Prediction` from the model's decisions, shared by the torch predictor and the
+    ONNX runtime so both give the same output for the same numbers.
+
+    ``word_ids``: the tokenizer's word index per sub-token (None for special tokens), after truncation;
+    ``slot_ids``/``slot_confidences``: one per word the model saw, in word order; ``intent_probs``: over the
+    intent vocabulary, whose index 0 (UNK) is never reported. Words past the truncation point are tagged ``O``.
+    """
+    seen = sorted({w for w in word_ids if w is not None})
+    tags = ["O"] * len(words)
+    confidences = [1.0] * len(words)
+    for w, tag_id, conf in zip(seen, slot_ids, slot_confidences, strict=True):
+        tags[w] = slot_labels[tag_id]
+        confidences[w] = float(conf)
+    words_used = (seen[-1] + 1) if seen else 0
+    ranked = sorted(range(1, len(intent_probs)), key=lambda k: -intent_probs[k])[:ranking_size]
+    ranking = [(intent_labels[k], float(intent_probs[k])) for k in ranked]
+    return Prediction(
+        text=text,
+        intent=ranking[0][0],
+        intent_confidence=ranking[0][1],
+        ranking=ranking,
+        entities=entities_from_tags(text, offsets, tags, confidences),
+        tokens=list(words),
+        tags=tags,
+        truncated=words_used < len(words),
+        words_used=words_used,
+    )

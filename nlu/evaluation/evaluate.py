@@ -1,4 +1,8 @@
-"""Evaluate a model on a data split: predictions -> metrics -> report files."""
+"""Evaluate any parser on a data split: predictions -> metrics -> report files.
+
+Every kind of model is scored the same way: :func:`nlu.parser.load_parser` opens it, ``parse_words`` parses the
+split's own words, and the metrics and report do not know which kind it was.
+"""
 
 from __future__ import annotations
 
@@ -8,34 +12,27 @@ from pathlib import Path
 from nlu.data.example import Example
 from nlu.data.labels import LabelVocab
 from nlu.evaluation.metrics import EvaluationResult, evaluate_predictions
+from nlu.parser import Parser
 from nlu.prediction import Prediction
 
 logger = logging.getLogger(__name__)
 
 
-def _evaluate(
-    examples: list[Example], predictions: list[Prediction], vocab: LabelVocab, bootstrap: int = 1000
-):
-    """Score against the gold labels; labels outside the training vocabulary are listed as unseen."""
-    return evaluate_predictions(
+def evaluate_parser(
+    parser: Parser, examples: list[Example], bootstrap: int = 1000
+) -> tuple[EvaluationResult, list[Prediction]]:
+    """Parse the examples' own words and score them against their gold labels; intents and slot types outside
+    the parser's vocabulary are listed as unseen."""
+    predictions = parser.parse_words([ex.tokens for ex in examples])
+    vocab = LabelVocab(list(parser.intent_labels), list(parser.slot_labels))
+    result = evaluate_predictions(
         examples,
         predictions,
         known_intents=set(vocab.known_intents),
         known_slot_types=vocab.slot_types,
         bootstrap=bootstrap,
     )
-
-
-def evaluate_examples(
-    model, tokenizer, examples: list[Example], bootstrap: int = 1000, return_predictions: bool = False
-) -> EvaluationResult | tuple[EvaluationResult, list[Prediction]]:
-    """Predict on the examples' own words and score against their gold labels."""
-    from nlu.inference import Predictor
-
-    predictions = Predictor(model, tokenizer).predict_examples(examples)
-    vocab = LabelVocab(list(model.config.intent_labels), list(model.config.slot_labels))
-    result = _evaluate(examples, predictions, vocab, bootstrap=bootstrap)
-    return (result, predictions) if return_predictions else result
+    return result, predictions
 
 
 def write_evaluation(
@@ -54,47 +51,22 @@ def write_evaluation(
 def evaluate(
     model_dir: str | Path, dataset: str, split: str = "test", output_dir: str | Path | None = None
 ) -> dict:
-    """``nlu evaluate``: score a model directory, or an artifact directory from ``nlu export``, on a split; write
-    the report to ``output_dir`` (default ``MODEL_DIR/../eval-<dataset>-<split>``). Returns the summary."""
+    """``nlu evaluate``: score a model directory, an artifact directory from ``nlu export`` or a prompted LLM
+    on a split; write the report to ``output_dir`` (default ``MODEL_DIR/../eval-<dataset>-<split>``). Returns
+    the summary."""
     from nlu.data.registry import load_split, resolve
     from nlu.model_dirs import resolve_model_dir
+    from nlu.parser import load_parser
 
-    found = resolve_model_dir(model_dir)
-    model_dir = found.path
+    model_dir = resolve_model_dir(model_dir).path
     source = resolve(dataset)
     examples = load_split(source, split)
+    parser = load_parser(model_dir)
+    result, predictions = evaluate_parser(parser, examples)
     extra: dict = {}
-    if found.kind == "prompt":  # a prompted LLM (nlu.prompting): the same evaluator
-        from nlu.prompting.model_dir import load_prompt_predictor
-
-        predictor = load_prompt_predictor(model_dir)
-        predictions = predictor.predict_examples(examples)
-        result = _evaluate(examples, predictions, LabelVocab(predictor.intent_labels, predictor.slot_labels))
-        extra["prompting"] = predictor.stats.to_dict()
-    elif found.kind == "artifact":  # an exported artifact, scored through the torch-free runtime
-        from nlu.runtime import Parser
-
-        parser = Parser.load(model_dir)
-        predictions = parser.parse_words([ex.tokens for ex in examples])
-        result = _evaluate(examples, predictions, LabelVocab(parser.intent_labels, parser.slot_labels))
-    else:
-        from nlu.inference import Predictor
-
-        predictor = Predictor.load(model_dir)
-        result, predictions = evaluate_examples(
-            predictor.model, predictor.tokenizer, examples, return_predictions=True
-        )
-    truncated = [p for p in predictions if p.truncated]
-    if truncated:
-        logger.warning(
-            "%d of %d utterances are longer than the model reads (the longest has %d words, the model read %d of "
-            "them); their last words are tagged O and count as errors where they hold slots",
-            len(truncated),
-            len(predictions),
-            max(len(p.tokens) for p in truncated),
-            min(p.words_used for p in truncated),
-        )
-    extra["truncated_utterances"] = len(truncated)
+    if hasattr(parser, "stats"):  # a prompted LLM: its parse failures and time per utterance
+        extra["prompting"] = parser.stats.to_dict()
+    extra["truncated_utterances"] = _count_truncated(predictions)
     name = Path(dataset).name if source.name is None else source.name
     out = Path(output_dir) if output_dir else model_dir.parent / f"eval-{name}-{split}"
     write_evaluation(
@@ -108,3 +80,18 @@ def evaluate(
     summary = result.to_dict()["summary"] | extra
     summary["report_dir"] = str(out)
     return summary
+
+
+def _count_truncated(predictions: list[Prediction]) -> int:
+    """How many utterances were longer than the model reads; said once, in a warning."""
+    truncated = [p for p in predictions if p.truncated]
+    if truncated:
+        logger.warning(
+            "%d of %d utterances are longer than the model reads (the longest has %d words, the model read %d of "
+            "them); their last words are tagged O and count as errors where they hold slots",
+            len(truncated),
+            len(predictions),
+            max(len(p.tokens) for p in truncated),
+            min(p.words_used for p in truncated),
+        )
+    return len(truncated)

@@ -25,11 +25,12 @@ import torch
 from nlu import __version__
 from nlu.data.alignment import WORD_SPLIT_RULE
 from nlu.data.example import Example
-from nlu.data.lexicon import LEXICON_FILE, extra_inputs
+from nlu.data.lexicon import LEXICON_FILE
 from nlu.errors import ExportError
 from nlu.export.onnx_config import OnnxConfig
 from nlu.models.registry import get_architecture
 from nlu.runtime.manifest import FORMAT_VERSION, MANIFEST, sha256_file
+from nlu.runtime.parser import OnnxParser
 from nlu.training.checkpoints import write_dir_atomically
 
 logger = logging.getLogger(__name__)
@@ -83,29 +84,12 @@ def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list
     return builtin, None
 
 
-def _torch_export(config: OnnxConfig, model, tokenizer, path: Path, opset: int) -> list[str]:
+def _torch_export(config: OnnxConfig, torch_parser, path: Path, opset: int) -> list[str]:
+    model = torch_parser.model
     inputs = config.inputs(model)
-    sample = tokenizer(
-        [["a", "short", "one"], ["a", "somewhat", "longer", "example", "sentence", "here"]],
-        is_split_into_words=True,
-        padding=True,
-        return_tensors="pt",
-    )
-    # A tokenizer whose model_input_names lack token_type_ids (RoBERTa-style, or transformers 5's generic
-    # tokenizers backend) returns none, while the graph still takes them; the model's default is all zeros.
     words = [["a", "short", "one"], ["a", "somewhat", "longer", "example", "sentence", "here"]]
-    word_ids = [sample.word_ids(b) for b in range(len(words))]
-    extras = extra_inputs(
-        inputs, words, word_ids, sample["input_ids"].shape[1], getattr(model, "gazetteer", None)
-    )
-    args = tuple(
-        torch.from_numpy(extras[name])
-        if name in extras
-        else sample[name]
-        if name in sample
-        else torch.zeros_like(sample["input_ids"])
-        for name in inputs
-    )
+    feeds, _ = torch_parser.encode(words)
+    args = tuple(torch.from_numpy(feeds[name]) for name in inputs)
     batch, seq = (
         torch.export.Dim("batch", max=4096),
         torch.export.Dim("sequence", max=model.config.max_seq_length),
@@ -224,53 +208,33 @@ class _DropMessage(logging.Filter):
 
 
 @torch.no_grad()
-def _parity(model, tokenizer, parser, config: OnnxConfig, examples: list[Example], quantized: bool) -> dict:
+def _parity(torch_parser, onnx_parser, config: OnnxConfig, examples: list[Example], quantized: bool) -> dict:
     """ONNX vs torch on the same words: tokenizer ids, logits, decoded labels."""
-    from nlu.inference import Predictor
-
     words = [ex.tokens for ex in examples]
     max_diff = 0.0
+    own = torch_parser.tokenizer  # the tokenizer the model was trained with
     for start in range(0, len(words), 32):
         chunk = words[start : start + 32]
-        hf = tokenizer(
-            chunk, is_split_into_words=True, truncation=True, max_length=model.config.max_seq_length
-        )
-        intent_onnx, slot_onnx, _ = parser.logits(chunk)
-        encodings = parser.tokenizer.encode_batch([list(w) for w in chunk], is_pretokenized=True)
+        trained = own(chunk, is_split_into_words=True, truncation=True, max_length=torch_parser.max_length)
+        encodings = onnx_parser.tokenizer.encode_batch([list(w) for w in chunk], is_pretokenized=True)
         for i, enc in enumerate(encodings):
-            if enc.ids != hf["input_ids"][i]:
+            if enc.ids != trained["input_ids"][i]:
                 raise ExportError(
                     f"the exported tokenizer splits {' '.join(chunk[i])[:80]!r} differently from the model's own "
                     "tokenizer; the artifact would not reproduce the model"
                 )
-        batch = tokenizer(
-            chunk,
-            is_split_into_words=True,
-            truncation=True,
-            max_length=model.config.max_seq_length,
-            padding=True,
-            return_tensors="pt",
-        )
-        names = config.inputs(model)
-        extras = extra_inputs(
-            names,
-            chunk,
-            [batch.word_ids(b) for b in range(len(chunk))],
-            batch["input_ids"].shape[1],
-            getattr(model, "gazetteer", None),
-        )
-        feeds = {k: v for k, v in batch.items() if k in names} | {
-            k: torch.from_numpy(v) for k, v in extras.items()
-        }
-        out = model(**feeds)
-        valid = batch["attention_mask"].numpy().astype(bool)
+        intent_onnx, slot_onnx, _ = onnx_parser.logits(chunk)
+        intent_torch, slot_torch, word_ids = torch_parser.logits(chunk)
+        valid = np.zeros(slot_torch.shape[:2], dtype=bool)
+        for b, ids in enumerate(word_ids):
+            valid[b, : len(ids)] = True
         max_diff = max(
             max_diff,
-            float(np.abs(out.intent_logits.numpy() - intent_onnx).max()),
-            float(np.abs(out.slot_logits.numpy() - slot_onnx)[valid].max()),
+            float(np.abs(intent_torch - intent_onnx).max()),
+            float(np.abs(slot_torch - slot_onnx)[valid].max()),
         )
-    torch_predictions = Predictor(model, tokenizer).predict_examples(examples)
-    onnx_predictions = parser.parse_words(words)
+    torch_predictions = torch_parser.parse_words(words)
+    onnx_predictions = onnx_parser.parse_words(words)
     intents_agree = sum(
         a.intent == b.intent for a, b in zip(torch_predictions, onnx_predictions, strict=True)
     )
@@ -358,81 +322,36 @@ def export_model(
     new, empty, or an earlier artifact; anything else is replaced only with ``overwrite``, and never the
     directory that holds the model (see :func:`check_destination`).
     """
-    from nlu.evaluation.metrics import evaluate_predictions
-    from nlu.models import apply_label_file, load_model, load_tokenizer
-    from nlu.runtime.parser import Parser
+    from nlu.inference import TorchParser
+    from nlu.model_dirs import resolve_model_dir
 
     if quantize not in ("none", "int8"):
         raise ExportError(f"--quantize must be none or int8, got {quantize!r}")
-    from nlu.model_dirs import resolve_model_dir
-
     model_dir, out_dir = resolve_model_dir(model_dir, kinds=("model",)).path, Path(out_dir)
     check_destination(model_dir, out_dir, overwrite)
-    model = load_model(model_dir).eval()
-    tokenizer = load_tokenizer(model_dir, model)
     if (unseen_intent_bonus, unseen_slot_bonus) != (None, None) and labels is None:
         raise ExportError(
             "--unseen-intent-bonus/--unseen-slot-bonus apply to a new label set: give --labels FILE"
         )
-    if labels is not None:
-        apply_label_file(model, tokenizer, labels, unseen_intent_bonus, unseen_slot_bonus)
-        model.eval()
-    config = onnx_config_for(model)
+    torch_parser = TorchParser.load(
+        model_dir, labels=labels, unseen_intent_bonus=unseen_intent_bonus, unseen_slot_bonus=unseen_slot_bonus
+    )
+    config = onnx_config_for(torch_parser.model)
     if config is None:
-        raise ExportError(f"{model_dir}: architecture {model.config.model_type!r} has no ONNX export yet")
+        raise ExportError(
+            f"{model_dir}: architecture {torch_parser.model.config.model_type!r} has no ONNX export yet"
+        )
     examples, check_source = _check_examples(model_dir, data, split)
-    report: dict = {}
+    report: dict = {"model_dir": str(model_dir), "quantization": quantize, "optimized": bool(optimize)}
 
     def write(tmp: Path) -> None:
         started = time.perf_counter()
-        fp32 = tmp / "model.fp32.onnx"
-        inputs = _torch_export(config, model, tokenizer, fp32, opset)
-        current, fused = _optimize(fp32, tmp / "model.opt.onnx", model) if optimize else (fp32, {})
-        if quantize == "int8":
-            current = _quantize(current, tmp / "model.int8.onnx")
-        current.rename(tmp / "model.onnx")
-        for leftover in tmp.glob("model.*.onnx"):
-            leftover.unlink()
-        tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
-        (tmp / "intent_labels.txt").write_text("\n".join(model.config.intent_labels) + "\n", encoding="utf-8")
-        (tmp / "slot_labels.txt").write_text("\n".join(model.config.slot_labels) + "\n", encoding="utf-8")
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "nlu_version": __version__,
-            "architecture": model.config.model_type,
-            "source_model": str(model_dir.resolve()),
-            "model_file": "model.onnx",
-            "tokenizer_file": "tokenizer.json",
-            "inputs": inputs,
-            "outputs": list(config.outputs),
-            "max_seq_length": model.config.max_seq_length,
-            "word_split": WORD_SPLIT_RULE,
-            "pad_token_id": tokenizer.pad_token_id or 0,
-            "intent_labels": list(model.config.intent_labels),
-            "slot_labels": list(model.config.slot_labels),
-            "decoding": config.decoding(model),
-            "quantization": quantize,
-            "optimized": bool(optimize),
-            "fused_operators": fused,
-            "files": {},
-        }
-        files = ["model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"]
-        if getattr(model, "gazetteer", None) is not None:
-            model.gazetteer.save(tmp)
-            manifest["lexicon_file"] = LEXICON_FILE
-            files.append(LEXICON_FILE)
-        for name in files:
-            manifest["files"][name] = sha256_file(tmp / name)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-
-        parser = Parser.load(tmp)
-        parity = _parity(model, tokenizer, parser, config, examples, quantized=quantize == "int8")
-        torch_predictions, onnx_predictions = parity.pop("torch_predictions"), parity.pop("onnx_predictions")
+        fused = _write_graph(tmp, config, torch_parser, quantize, optimize, opset)
+        _write_manifest(tmp, torch_parser, config, model_dir, quantize, optimize, fused)
+        parity = _parity(torch_parser, OnnxParser.load(tmp), config, examples, quantized=quantize == "int8")
+        predictions = parity.pop("torch_predictions"), parity.pop("onnx_predictions")
         report.update(
             {
-                "model_dir": str(model_dir),
-                "quantization": quantize,
-                "optimized": bool(optimize),
                 "fused_operators": fused,
                 "model_bytes": (tmp / "model.onnx").stat().st_size,
                 "check_data": check_source or "built-in utterances",
@@ -441,11 +360,7 @@ def export_model(
             }
         )
         if check_source:
-            scores = {}
-            for name, predictions in (("torch", torch_predictions), ("onnx", onnx_predictions)):
-                summary = evaluate_predictions(examples, predictions, bootstrap=0).summary()
-                scores[name] = {k: summary[k] for k in ("intent_accuracy", "slot_f1", "exact_match")}
-            report["scores"] = scores
+            report["scores"] = _scores(examples, *predictions)
         (tmp / "export_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         if not parity["passed"]:
             raise ExportError(
@@ -456,3 +371,69 @@ def export_model(
 
     write_dir_atomically(out_dir, write)
     return report
+
+
+def _write_graph(
+    tmp: Path, config: OnnxConfig, torch_parser, quantize: str, optimize: bool, opset: int
+) -> dict:
+    """``model.onnx`` (exported, optimised, quantised as asked) and ``tokenizer.json``; returns the operators
+    the optimiser fused."""
+    fp32 = tmp / "model.fp32.onnx"
+    _torch_export(config, torch_parser, fp32, opset)
+    model = torch_parser.model
+    current, fused = _optimize(fp32, tmp / "model.opt.onnx", model) if optimize else (fp32, {})
+    if quantize == "int8":
+        current = _quantize(current, tmp / "model.int8.onnx")
+    current.rename(tmp / "model.onnx")
+    for leftover in tmp.glob("model.*.onnx"):
+        leftover.unlink()
+    torch_parser.tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
+    return fused
+
+
+def _write_manifest(
+    tmp: Path, torch_parser, config: OnnxConfig, model_dir: Path, quantize: str, optimize: bool, fused: dict
+) -> None:
+    """The label files, the gazetteer where the model has one, and ``nlu.json`` listing every file with its
+    SHA-256."""
+    model = torch_parser.model
+    (tmp / "intent_labels.txt").write_text("\n".join(model.config.intent_labels) + "\n", encoding="utf-8")
+    (tmp / "slot_labels.txt").write_text("\n".join(model.config.slot_labels) + "\n", encoding="utf-8")
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "nlu_version": __version__,
+        "architecture": model.config.model_type,
+        "source_model": str(model_dir.resolve()),
+        "model_file": "model.onnx",
+        "tokenizer_file": "tokenizer.json",
+        "inputs": config.inputs(model),
+        "outputs": list(config.outputs),
+        "max_seq_length": model.config.max_seq_length,
+        "word_split": WORD_SPLIT_RULE,
+        "pad_token_id": torch_parser.pad_id,
+        "intent_labels": list(model.config.intent_labels),
+        "slot_labels": list(model.config.slot_labels),
+        "decoding": config.decoding(model),
+        "quantization": quantize,
+        "optimized": bool(optimize),
+        "fused_operators": fused,
+        "files": {},
+    }
+    files = ["model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"]
+    if torch_parser.gazetteer is not None:
+        torch_parser.gazetteer.save(tmp)
+        manifest["lexicon_file"] = LEXICON_FILE
+        files.append(LEXICON_FILE)
+    manifest["files"] = {name: sha256_file(tmp / name) for name in files}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def _scores(examples: list[Example], torch_predictions: list, onnx_predictions: list) -> dict:
+    """Intent accuracy, slot F1 and exact match of the torch model and of the export on the check data."""
+    from nlu.evaluation.metrics import evaluate_predictions
+
+    scores = {}
+    for name, predictions in (("torch", torch_predictions), ("onnx", onnx_predictions)):
+        summary = evaluate_predictions(examples, predictions, bootstrap=0).summary()
+        scores[name] = {k: summary[k] for k in ("intent_accuracy", "slot_f1", "exact_match")}
+    return scores

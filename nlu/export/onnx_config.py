@@ -23,22 +23,10 @@ class OnnxConfig:
         return model_input_names(model)
 
     def decoding(self, model) -> dict:
-        """What the runtime needs besides the graph to turn logits into tags."""
-        crf = getattr(model, "crf", None)
-        if crf is None:
-            return {"type": "softmax"}
-        decoding = {
-            "type": "crf",
-            "transitions": crf.transitions.detach().tolist(),
-            "start_transitions": crf.start_transitions.detach().tolist(),
-            "end_transitions": crf.end_transitions.detach().tolist(),
-        }
-        # Decoding constraints (BIO), as 0/1 so that the manifest stays compact; absent in older artifacts.
-        if crf.allowed_start is not None:
-            decoding["allowed_start"] = crf.allowed_start.astype(int).tolist()
-        if crf.allowed_transitions is not None:
-            decoding["allowed_transitions"] = crf.allowed_transitions.astype(int).tolist()
-        return decoding
+        """What the runtime needs besides the graph to turn logits into tags (``nlu.decoding.decoding_of``)."""
+        from nlu.decoding import decoding_of
+
+        return decoding_of(model)
 
     def wrap(self, model):
         """The module whose graph is exported: the encoder and the heads, returning (intent_logits,

@@ -13,7 +13,14 @@ from nlu.models.registry import lazy_attributes
 
 _LAZY = {
     name: "building"
-    for name in ("build_model", "load_model", "load_tokenizer", "model_input_names", "apply_label_file")
+    for name in (
+        "build_model",
+        "load_model",
+        "load_tokenizer",
+        "load_gazetteer",
+        "model_input_names",
+        "apply_label_file",
+    )
 }
 __all__ = list(_LAZY)
 

@@ -87,14 +87,20 @@ def load_model(model_dir: str | Path) -> PreTrainedModel:
         ) from None
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{model_dir}: could not load the model: {err}") from None
-    if getattr(model.config, "lexicon_types", None):
-        from nlu.data.lexicon import Gazetteer
-
-        try:
-            model.gazetteer = Gazetteer.load(model_dir)  # not a weight: the phrases the features come from
-        except NLUError as err:
-            raise ModelError(str(err)) from None
     return model
+
+
+def load_gazetteer(model_dir: str | Path, model: PreTrainedModel):
+    """The phrase lists a model with lexicon features was trained with (``lexicon.json`` beside its weights),
+    or None for a model without them."""
+    if not getattr(model.config, "lexicon_types", None):
+        return None
+    from nlu.data.lexicon import Gazetteer
+
+    try:
+        return Gazetteer.load(Path(model_dir))
+    except NLUError as err:
+        raise ModelError(str(err)) from None
 
 
 def load_tokenizer(model_dir: str | Path, model: PreTrainedModel | None = None):

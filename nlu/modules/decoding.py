@@ -1,44 +1,13 @@
-"""Logits -> word-level decisions, the same for every joint model: UNK is never predicted; slot tags come from
-a CRF's Viterbi path with posterior-marginal confidences, or from a per-word argmax with softmax confidences."""
+"""The losses every joint model trains with: intent cross-entropy and the slot loss (a CRF's negative
+log-likelihood, or token cross-entropy). Decoding is ``nlu.decoding``, shared with the runtime."""
 
 from __future__ import annotations
 
 import torch
 
+from nlu.decoding import DecodedBatch, decode, decoding_of, slot_decoder
 from nlu.modules.crf import CRF
-from nlu.modules.outputs import DecodedBatch, JointOutput
-
-# Large but finite: keeps softmax/CRF arithmetic free of inf - inf.
-MASKED = -1e4
-
-
-@torch.no_grad()
-def decode_joint(
-    intent_logits: torch.Tensor, slot_logits: torch.Tensor, word_mask: torch.Tensor, crf: CRF | None = None
-) -> DecodedBatch:
-    """intent_logits: (batch, num_intents); slot_logits: (batch, seq_len, num_tags); word_mask: (batch, seq_len)
-    bool, true on each word's first sub-token. Index 0 of both vocabularies is UNK and is masked out."""
-    intent_logits = intent_logits.float().clone()
-    intent_logits[:, 0] = MASKED
-    intent_probs = intent_logits.softmax(-1)
-    slot_logits = slot_logits.float().clone()
-    slot_logits[..., 0] = MASKED
-    if crf is not None:
-        paths = crf.decode(slot_logits, word_mask)
-        marginals = crf.marginals(slot_logits, word_mask)
-        confidences = []
-        for b, path in enumerate(paths):
-            positions = word_mask[b].nonzero().flatten().tolist()
-            confidences.append([marginals[b, p, t].item() for p, t in zip(positions, path, strict=True)])
-    else:
-        probs = slot_logits.softmax(-1)
-        best, ids = probs.max(-1)
-        paths, confidences = [], []
-        for b in range(ids.shape[0]):
-            keep = word_mask[b]
-            paths.append(ids[b][keep].tolist())
-            confidences.append(best[b][keep].tolist())
-    return DecodedBatch(intent_probs=intent_probs.tolist(), slot_ids=paths, slot_confidences=confidences)
+from nlu.modules.outputs import JointOutput
 
 
 def slot_loss(slot_logits: torch.Tensor, slot_labels: torch.Tensor, crf: CRF | None = None) -> torch.Tensor:
@@ -76,3 +45,15 @@ def joint_output(
         )
         out.loss = intent_loss_coef * out.intent_loss + out.slot_loss
     return out
+
+
+def decode_output(model, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
+    """A joint model's output decoded as every parser decodes it (:func:`nlu.decoding.decode`, with the model's
+    CRF when it has one). word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
+    positions = [row.nonzero().flatten().tolist() for row in word_mask]
+    return decode(
+        out.intent_logits.detach().float().cpu().numpy(),
+        out.slot_logits.detach().float().cpu().numpy(),
+        positions,
+        slot_decoder(decoding_of(model)),
+    )

@@ -23,13 +23,3 @@ class JointOutput(ModelOutput):
     intent_loss: torch.Tensor | None = None
     slot_loss: torch.Tensor | None = None
     earlier_slot_logits: tuple[torch.Tensor, ...] | None = None
-
-
-@dataclass
-class DecodedBatch:
-    """Word-level decisions for a batch: per utterance, intent probabilities over the intent vocabulary
-    (UNK forced to 0), and one slot tag id and confidence per word that the model saw."""
-
-    intent_probs: list[list[float]]
-    slot_ids: list[list[int]]
-    slot_confidences: list[list[float]]

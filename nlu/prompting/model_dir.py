@@ -15,10 +15,6 @@ PROMPT_FILE = "prompting.json"
 POOL_FILE = "pool.jsonl"
 
 
-def is_prompt_model(folder: str | Path) -> bool:
-    return (Path(folder) / PROMPT_FILE).is_file()
-
-
 def write_prompt_model(
     folder: Path,
     backend: dict,
@@ -75,11 +71,11 @@ def build_backend(spec: dict):
     raise ModelError(f"unknown prompting backend type {kind!r}; expected packaged, transformers or openai")
 
 
-def load_prompt_predictor(folder: str | Path, backend=None):
-    """The :class:`~nlu.prompting.predictor.PromptPredictor` a prompt model directory describes (``backend``
+def load_prompt_parser(folder: str | Path, backend=None):
+    """The :class:`~nlu.prompting.predictor.PromptParser` a prompt model directory describes (``backend``
     replaces the described one, e.g. in tests)."""
     from nlu.data.jsonl import read
-    from nlu.prompting.predictor import PromptPredictor
+    from nlu.prompting.predictor import PromptParser
 
     folder = Path(folder)
     try:
@@ -106,7 +102,7 @@ def load_prompt_predictor(folder: str | Path, backend=None):
         for ex in pool:
             kinds = by_intent.setdefault(ex.intent, [])
             kinds.extend(k for k, _, _ in spans(ex.tags) if k not in kinds)
-    return PromptPredictor(
+    return PromptParser(
         backend,
         spec["intents"],
         spec["slot_types"],
@@ -115,3 +111,6 @@ def load_prompt_predictor(folder: str | Path, backend=None):
         slot_types_by_intent=by_intent,
         calibrate=bool(spec.get("calibrate", False)),  # directories written before the option: as they were
     )
+
+
+load_prompt_predictor = load_prompt_parser  # the name before the Parser protocol

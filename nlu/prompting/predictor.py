@@ -19,15 +19,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from nlu.data.alignment import (
-    Item,
-    assemble_prediction,
-    items_from_texts,
-    items_from_words,
-    predict_in_batches,
-)
 from nlu.data.example import Example
-from nlu.prediction import Prediction
+from nlu.parser import BatchParser, Item
+from nlu.prediction import Prediction, assemble_prediction
 from nlu.prompting.parsing import parse_choice, parse_slots
 from nlu.prompting.prompts import NO_SLOTS, STOP_SEQUENCES, intent_choice_prompt, intent_prompt, slot_prompt
 
@@ -72,7 +66,11 @@ def allowed_slot_lines(words: Sequence[str], slot_types: Iterable[str]) -> dict[
     return {**lines, NO_SLOTS: range(len(words))}
 
 
-class PromptPredictor:
+class PromptParser(BatchParser):
+    """An LLM prompted for the intent, then for the slots (ILLUMINER-style), as a :class:`nlu.parser.Parser`."""
+
+    batch_size = 16
+
     def __init__(
         self,
         backend,
@@ -106,14 +104,7 @@ class PromptPredictor:
         self._slot_index = {tag: i for i, tag in enumerate(self.slot_labels)}
         self.stats = PromptStats()
 
-    def predict(self, texts: str | Sequence[str]) -> list[Prediction]:
-        return predict_in_batches(items_from_texts(texts), 16, self._predict_batch)
-
-    def predict_examples(self, examples: Sequence[Example]) -> list[Prediction]:
-        """Pre-tokenised utterances (evaluation on dev or test, which the training pool does not contain)."""
-        return predict_in_batches(items_from_words([ex.tokens for ex in examples]), 16, self._predict_batch)
-
-    def _predict_batch(self, items: list[Item]) -> list[Prediction]:
+    def _parse_items(self, items: list[Item]) -> list[Prediction]:
         return [self._predict_one(*item) for item in items]
 
     def _predict_one(self, text: str, words: list[str], offsets: list[tuple[int, int]]) -> Prediction:
@@ -184,3 +175,6 @@ class PromptPredictor:
             self.stats.intent_parse_failures += 1
             choice = 1
         return [0.0, *(1.0 if i == choice else 0.0 for i in range(1, len(options) + 1))]
+
+
+PromptPredictor = PromptParser  # the name this class had before the Parser protocol

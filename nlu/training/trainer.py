@@ -301,7 +301,8 @@ def run_training(
     overwrite: bool = False,
     on_step_end: StepCallback | None = None,
 ) -> TrainResult:
-    from nlu.evaluation.evaluate import evaluate_examples, write_evaluation
+    from nlu.evaluation.evaluate import evaluate_parser, write_evaluation
+    from nlu.inference import TorchParser
 
     accelerator = Accelerator()
     launch_warning = check_launch(accelerator.num_processes, os.environ)
@@ -352,7 +353,6 @@ def run_training(
         lexicon_types=gazetteer.types if gazetteer else None,
         **m.architecture_options(),
     )
-    model.gazetteer = gazetteer
     if m.freeze_embeddings:
         model.encoder.get_input_embeddings().weight.requires_grad_(False)
     train_set = encode_examples(train_examples, tokenizer, labels, m.max_length, gazetteer=gazetteer)
@@ -544,9 +544,8 @@ def run_training(
                 improved = True
                 if dev_examples:
                     model.eval()
-                    summary = evaluate_examples(main_model, tokenizer, dev_examples, bootstrap=0).to_dict()[
-                        "summary"
-                    ]
+                    parser = TorchParser(main_model, tokenizer, gazetteer=gazetteer)
+                    summary = evaluate_parser(parser, dev_examples, bootstrap=0)[0].to_dict()["summary"]
                     model.train()
                     value = summary[t.metric]
                     record["dev"] = summary
@@ -585,10 +584,7 @@ def run_training(
 
     dev_metrics: dict = {}
     if is_main and dev_examples:
-        from nlu.models import load_model
-
-        best = load_model(run_dir / "best")
-        result, predictions = evaluate_examples(best, tokenizer, dev_examples, return_predictions=True)
+        result, predictions = evaluate_parser(TorchParser.load(run_dir / "best"), dev_examples)
         write_evaluation(
             result,
             dev_examples,

@@ -178,7 +178,7 @@ def test_the_python_api_takes_a_string_as_one_utterance(tiny_model_dir):
     (one,) = predictor.predict("book a table in paris")
     assert one.text == "book a table in paris"
     assert one.to_dict() == predictor.predict(["book a table in paris"])[0].to_dict()
-    from nlu.data.alignment import items_from_words
+    from nlu.parser import items_from_words
 
     with pytest.raises(TypeError, match="batch of word lists"):
         items_from_words(["book", "a", "table"])  # one utterance's words where a batch belongs

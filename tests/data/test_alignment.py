@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.data.alignment import (
-    align_labels,
-    entities_from_tags,
-    first_subtoken_mask,
-    offsets_for_tokens,
-    split_words,
-)
+from nlu.data.alignment import align_labels, first_subtoken_mask, offsets_for_tokens, split_words
+from nlu.prediction import entities_from_tags
 
 
 def _words(text: str) -> list[str]:

@@ -105,7 +105,7 @@ def reuse_exported_graph(monkeypatch, tiny_artifact):
     happens after the graph is made, and a real export costs seconds."""
     exported = tiny_artifact(True, "none")
 
-    def fake_export(config, model, tokenizer, path, opset):
+    def fake_export(config, torch_parser, path, opset):
         shutil.copyfile(exported / "model.onnx", path)
         return json.loads((exported / "nlu.json").read_text())["inputs"]
 

@@ -14,9 +14,11 @@ import torch
 from torch import nn
 from transformers import BertConfig
 
+from nlu.decoding import DecodedBatch
 from nlu.models.contextual import ContextualConfig, ContextualForIntentSlot, ContextualOptions
 from nlu.models.contextual.modeling_contextual import context_vectors, draw_negatives
-from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.decoding import decode_output
+from nlu.modules.outputs import JointOutput
 
 INTENTS = ["UNK", "play_music", "set_alarm", "get_weather"]
 SLOTS = ["UNK", "O", "B-song", "I-song", "B-time", "I-time"]
@@ -140,7 +142,7 @@ def test_decode_gives_one_slot_per_first_subtoken():
     model = tiny_model().eval()
     batch = make_batch()
     word_mask = batch["slot_labels"] != -100
-    decoded = model.decode(model(**inputs_only(batch)), word_mask)
+    decoded = decode_output(model, model(**inputs_only(batch)), word_mask)
     assert isinstance(decoded, DecodedBatch)
     assert [len(ids) for ids in decoded.slot_ids] == word_mask.sum(1).tolist() == [5, 4, 2]
     assert all(tag != 0 for ids in decoded.slot_ids for tag in ids)
@@ -265,7 +267,7 @@ def test_a_batch_of_one_utterance(words):
         grads = [p.grad for p in getattr(model, head).parameters()]
         assert all(g is not None and torch.isfinite(g).all() for g in grads), head
     model.eval()
-    decoded = model.decode(model(**inputs_only(batch)), batch["slot_labels"] != -100)
+    decoded = decode_output(model, model(**inputs_only(batch)), batch["slot_labels"] != -100)
     assert [len(ids) for ids in decoded.slot_ids] == [len(words)]
 
 
@@ -343,7 +345,7 @@ def test_save_and_load_round_trip(tmp_path):
     state, reloaded = model.state_dict(), loaded.state_dict()
     assert state.keys() == reloaded.keys() and all(torch.equal(state[k], reloaded[k]) for k in state)
     word_mask = batch["slot_labels"] != -100
-    assert model.decode(before, word_mask) == loaded.decode(after, word_mask)
+    assert decode_output(model, before, word_mask) == decode_output(loaded, after, word_mask)
 
 
 class LogitsOnly(nn.Module):

@@ -13,10 +13,12 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 from nlu.data.labels import LabelVocab
+from nlu.decoding import DecodedBatch
 from nlu.models import build_model
 from nlu.models.ctran import CtranConfig, CtranForIntentSlot
 from nlu.models.registry import get_architecture
-from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.decoding import decode_output
+from nlu.modules.outputs import JointOutput
 
 INTENTS = ["UNK", "play_music", "get_weather"]
 SLOTS = ["UNK", "O", "B-x", "I-x"]
@@ -69,7 +71,7 @@ def test_shapes_loss_only_with_labels_and_decode(tiny_backbone, use_crf):
     assert math.isfinite(out.loss.item()) and out.loss.item() > 0
     assert torch.allclose(out.loss, out.intent_loss + out.slot_loss)
     word_mask = with_labels(batch)["slot_labels"] != -100
-    decoded = model.decode(out, word_mask)
+    decoded = decode_output(model, out, word_mask)
     assert isinstance(decoded, DecodedBatch)
     assert [len(ids) for ids in decoded.slot_ids] == word_mask.sum(1).tolist()
 

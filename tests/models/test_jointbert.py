@@ -9,8 +9,10 @@ import torch
 from transformers import AutoModel, BertConfig
 
 import nlu.models  # noqa: F401  (registers the architectures with the Auto classes)
+from nlu.decoding import DecodedBatch
 from nlu.models.jointbert import JointBertConfig, JointBertForIntentSlot
-from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.decoding import decode_output
+from nlu.modules.outputs import JointOutput
 
 INTENTS = ["UNK", "play_music", "set_alarm", "get_weather"]
 SLOTS = ["UNK", "O", "B-song", "I-song", "B-time", "I-time"]
@@ -133,7 +135,7 @@ def test_decode_gives_one_slot_per_first_subtoken(use_crf):
     model = tiny_model(use_crf).eval()
     batch = make_batch()
     word_mask = word_mask_from(batch)
-    decoded = model.decode(model(**inputs_only(batch)), word_mask)
+    decoded = decode_output(model, model(**inputs_only(batch)), word_mask)
     assert isinstance(decoded, DecodedBatch)
     assert [len(ids) for ids in decoded.slot_ids] == word_mask.sum(1).tolist() == [5, 4, 2]
     assert [len(c) for c in decoded.slot_confidences] == [5, 4, 2]
@@ -147,7 +149,7 @@ def test_decode_never_predicts_unk_even_when_its_logits_dominate(use_crf):
     out = model(**inputs_only(batch))
     out.intent_logits[:, 0] = 1e6
     out.slot_logits[..., 0] = 1e6
-    decoded = model.decode(out, word_mask_from(batch))
+    decoded = decode_output(model, out, word_mask_from(batch))
     for probs in decoded.intent_probs:
         assert probs[0] < 1e-6
         assert max(range(len(probs)), key=probs.__getitem__) != 0
@@ -161,7 +163,7 @@ def test_decode_follows_the_logits_without_crf():
     out = model(**inputs_only(batch))
     out.slot_logits.zero_()
     out.slot_logits[..., 4] = 5.0  # B-time everywhere
-    decoded = model.decode(out, word_mask_from(batch))
+    decoded = decode_output(model, out, word_mask_from(batch))
     assert decoded.slot_ids == [[4] * 5, [4] * 4, [4] * 2]
 
 
@@ -170,7 +172,7 @@ def test_crf_confidences_are_probabilities():
     batch = make_batch()
     out = model(**inputs_only(batch))
     out.slot_logits = out.slot_logits * 20  # sharp and flat rows alike must stay in (0, 1]
-    decoded = model.decode(out, word_mask_from(batch))
+    decoded = decode_output(model, out, word_mask_from(batch))
     confidences = [c for row in decoded.slot_confidences for c in row]
     assert confidences and all(0.0 < c <= 1.0 + 1e-6 for c in confidences)
 
@@ -199,7 +201,7 @@ def test_save_and_load_round_trip(tmp_path, use_crf):
     if use_crf:
         assert torch.equal(model.crf.transitions, loaded.crf.transitions)
     word_mask = word_mask_from(batch)
-    assert model.decode(before, word_mask) == loaded.decode(after, word_mask)
+    assert decode_output(model, before, word_mask) == decode_output(loaded, after, word_mask)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import torch
 from nlu.data.labels import LabelVocab
 from nlu.models import build_model
 from nlu.models.jointidsf import JointIdsfConfig, JointIdsfForIntentSlot
+from nlu.modules.decoding import decode_output
 from nlu.modules.outputs import JointOutput
 
 LABELS = LabelVocab(
@@ -64,7 +65,7 @@ def test_forward_without_labels_gives_logits_and_no_loss(tiny_backbone, use_crf)
     assert out.loss is None and out.intent_loss is None and out.slot_loss is None
     assert out.intent_logits.shape == (BATCH, len(LABELS.intents))
     assert out.slot_logits.shape == (BATCH, SEQ_LEN, len(LABELS.slots))
-    decoded = model.decode(out, make_batch(model.encoder.config.vocab_size)["slot_labels"] != -100)
+    decoded = decode_output(model, out, make_batch(model.encoder.config.vocab_size)["slot_labels"] != -100)
     assert [len(ids) for ids in decoded.slot_ids] == [5, 4, 2]
 
 

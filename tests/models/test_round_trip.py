@@ -30,7 +30,10 @@ VARIANTS = {
     "slotrefine": {"architecture": "slotrefine", "use_crf": False, "slotrefine": {"heads": 2}},
     "ctran": {"architecture": "ctran", "use_crf": False, "ctran": {"heads": 2, "channels": 8}},
     "zeroshot": {"architecture": "zeroshot", "use_crf": False, "zeroshot": {"embed_dim": 16}},
-    "contextual": {"architecture": "contextual", "contextual": {"discriminator_dim": 16, "label_head_dim": 16}},
+    "contextual": {
+        "architecture": "contextual",
+        "contextual": {"discriminator_dim": 16, "label_head_dim": 16},
+    },
     # gazetteer features from the train split: the artifact must carry the lists and the runtime match them
     "jointbert_crf_lexicon": {
         "architecture": "jointbert",
@@ -130,7 +133,9 @@ def test_batch_gives_what_single_calls_give(predictor):
     for text, prediction in zip(UTTERANCES, batched, strict=True):
         assert same_labels(prediction, predictor.predict([text])[0]), text
     # a batch size smaller than the input splits it into several forward passes: same answers
-    small = Predictor(predictor.model, predictor.tokenizer, batch_size=2).predict(UTTERANCES)
+    small = Predictor(
+        predictor.model, predictor.tokenizer, batch_size=2, gazetteer=predictor.gazetteer
+    ).predict(UTTERANCES)
     assert all(same_labels(a, b) for a, b in zip(small, batched, strict=True))
 
 
@@ -209,7 +214,7 @@ def test_lexicon_features_reach_the_model(trained_model_dir, predictor):
     words = ["what's", "the", "weather", "in", "paris"]
     enc = predictor.tokenizer([words], is_split_into_words=True, return_tensors="pt")
     feats = extra_inputs(
-        ["lexicon_features"], [words], [enc.word_ids(0)], enc["input_ids"].shape[1], model.gazetteer
+        ["lexicon_features"], [words], [enc.word_ids(0)], enc["input_ids"].shape[1], predictor.gazetteer
     )
     lexicon = torch.from_numpy(feats["lexicon_features"])
     assert lexicon.sum() > 0, "paris is a city of the DEMO train split"

@@ -11,6 +11,7 @@ import torch
 from transformers import AutoTokenizer
 
 from nlu.data.labels import LabelVocab
+from nlu.decoding import MASKED
 from nlu.errors import DataError, ModelError
 from nlu.models.zeroshot import (
     ZeroShotConfig,
@@ -20,7 +21,7 @@ from nlu.models.zeroshot import (
     label_text,
     load_label_file,
 )
-from nlu.modules.decoding import MASKED
+from nlu.modules.decoding import decode_output
 from nlu.modules.outputs import JointOutput
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "zeroshot"
@@ -102,7 +103,7 @@ def test_forward_gives_one_column_per_label_with_unk_masked(tiny_backbone):
     # the other columns are scaled cosines (|score| <= scale = 10 at the start) or the O scorer's output
     assert out.intent_logits[:, 1:].abs().max() <= 10.0 + 1e-4
     assert out.slot_logits[..., 2:].abs().max() <= 10.0 + 1e-4
-    decoded = model.decode(out, word_mask())
+    decoded = decode_output(model, out, word_mask())
     assert [len(ids) for ids in decoded.slot_ids] == [5, 4, 2]
     assert all(probs[0] == 0.0 for probs in decoded.intent_probs)
     assert all(0 not in ids for ids in decoded.slot_ids)
@@ -200,7 +201,7 @@ def test_set_labels_scores_unseen_labels_without_changing_weights(tiny_backbone)
         out = model(**inputs_of(model))
     assert out.intent_logits.shape == (BATCH, 5) and out.slot_logits.shape == (BATCH, SEQ_LEN, 8)
     assert torch.all(out.intent_logits[:, 0] == MASKED) and torch.all(out.slot_logits[..., 0] == MASKED)
-    decoded = model.decode(out, word_mask())
+    decoded = decode_output(model, out, word_mask())
     assert [len(probs) for probs in decoded.intent_probs] == [5] * BATCH
     assert all(0 < tag < 8 for ids in decoded.slot_ids for tag in ids)
     # the new labels train as well: one step reaches every head

@@ -72,9 +72,9 @@ from transformers import PreTrainedModel
 from nlu.models.backbones import build_encoder
 from nlu.models.contextual.configuration_contextual import ContextualConfig
 from nlu.modules.crf import CRF
-from nlu.modules.decoding import decode_joint, joint_output
+from nlu.modules.decoding import joint_output
 from nlu.modules.lexicon_gate import LexiconGate
-from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.outputs import JointOutput
 
 IGNORE = -100
 
@@ -279,8 +279,3 @@ class ContextualForIntentSlot(PreTrainedModel):
         present = (tags * word_mask.unsqueeze(-1)).amax(dim=1)[has_words].to(hidden.dtype)
         logits = self.sentence_label_head(sentence)
         return nn.functional.binary_cross_entropy_with_logits(logits, present)
-
-    @torch.no_grad()
-    def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
-        """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
-        return decode_joint(out.intent_logits, out.slot_logits, word_mask, self.crf)

@@ -16,9 +16,9 @@ from transformers import PreTrainedModel
 from nlu.models.backbones import build_encoder
 from nlu.models.jointidsf.configuration_jointidsf import JointIdsfConfig
 from nlu.modules.crf import CRF
-from nlu.modules.decoding import decode_joint, joint_output
+from nlu.modules.decoding import joint_output
 from nlu.modules.lexicon_gate import LexiconGate
-from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.outputs import JointOutput
 
 
 class JointIdsfForIntentSlot(PreTrainedModel):
@@ -96,8 +96,3 @@ class JointIdsfForIntentSlot(PreTrainedModel):
         return joint_output(
             intent_logits, slot_logits, intent_labels, slot_labels, self.config.intent_loss_coef, self.crf
         )
-
-    @torch.no_grad()
-    def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
-        """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
-        return decode_joint(out.intent_logits, out.slot_logits, word_mask, self.crf)

@@ -36,9 +36,9 @@ from transformers import PreTrainedModel
 from nlu.models.backbones import build_encoder
 from nlu.models.slotrefine.configuration_slotrefine import SlotRefineConfig
 from nlu.modules.crf import CRF
-from nlu.modules.decoding import decode_joint, joint_output
+from nlu.modules.decoding import joint_output
 from nlu.modules.lexicon_gate import LexiconGate
-from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.outputs import JointOutput
 from nlu.modules.transformer_layer import EncoderLayer, attention_bias
 
 
@@ -165,9 +165,3 @@ class SlotRefineForIntentSlot(PreTrainedModel):
             self.crf,
             earlier_slot_logits=(pass1,),
         )
-
-    @torch.no_grad()
-    def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
-        """Word-level decisions from pass 2. word_mask: (batch, seq_len) bool, true on each word's first
-        sub-token."""
-        return decode_joint(out.intent_logits, out.slot_logits, word_mask, self.crf)

@@ -33,6 +33,7 @@ from transformers import AutoTokenizer, PreTrainedModel
 from transformers import initialization as init
 
 from nlu.data.labels import LabelVocab
+from nlu.decoding import MASKED
 from nlu.errors import ModelError
 from nlu.models.backbones import build_encoder, load_pretrained_encoder, resolve_backbone
 from nlu.models.zeroshot.configuration_zeroshot import (
@@ -42,9 +43,9 @@ from nlu.models.zeroshot.configuration_zeroshot import (
     slot_types_of,
 )
 from nlu.models.zeroshot.descriptions import label_text, load_label_file
-from nlu.modules.decoding import MASKED, decode_joint, joint_output
+from nlu.modules.decoding import joint_output
 from nlu.modules.lexicon_gate import LexiconGate
-from nlu.modules.outputs import DecodedBatch, JointOutput
+from nlu.modules.outputs import JointOutput
 from nlu.modules.pooling import mean_pool
 
 INITIAL_SCALE = 10.0  # temperature 0.1
@@ -345,11 +346,6 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         if not any(bonus):
             return cosines
         return cosines + torch.tensor(bonus, dtype=cosines.dtype, device=cosines.device)
-
-    @torch.no_grad()
-    def decode(self, out: JointOutput, word_mask: torch.Tensor) -> DecodedBatch:
-        """Word-level decisions. word_mask: (batch, seq_len) bool, true on each word's first sub-token."""
-        return decode_joint(out.intent_logits, out.slot_logits, word_mask)
 
 
 def build_zeroshot(
