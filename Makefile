@@ -61,7 +61,7 @@ test: lint
 
 benchmark: install
 	$(BIN)/python benchmarks/results.py
-	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python -m benchmarks.serving
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
