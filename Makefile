@@ -60,7 +60,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 benchmark: install
-	$(BIN)/python benchmarks/results.py
+	$(BIN)/python -m benchmarks.results
 	$(BIN)/python -m benchmarks.serving
 
 clean:
