@@ -60,8 +60,8 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 benchmark: install
-	$(BIN)/python benchmarks/results.py
-	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python -m benchmarks.results
+	$(BIN)/python -m benchmarks.serving
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -2,29 +2,24 @@
 
 Trains ``recipes/xsid/crosslingual.yaml`` (a: English train only) and ``recipes/xsid/crosslingual_codeswitch.yaml``
 (b: the same utterances plus code-switched copies) with the same seeds, then scores each best model on the test
-split of every xSID language and dialect. Writes ``docs/crosslingual.md`` (per language and averaged: intent
-accuracy, slot F1, exact match) and ``docs/crosslingual.json``. Finished runs and evaluations are kept under
+split of every xSID language and dialect. Writes ``docs/crosslingual.json`` and ``docs/crosslingual.md`` (per
+language and averaged: intent accuracy, slot F1, exact match). Finished runs and evaluations are kept under
 ``--runs-dir``; an interrupted run resumes from its last checkpoint.
 
     make multilingual    # once: the multilingual-e5-small backbone, offline
-    NLU_DATA_DIR=../shared/data NLU_BACKBONES_DIR=models python benchmarks/crosslingual.py   # about 2 h on 2 cores
+    NLU_DATA_DIR=../shared/data NLU_BACKBONES_DIR=models python -m benchmarks.crosslingual  # about 2 h on 2 cores
+    python -m benchmarks crosslingual          # render docs/crosslingual.md from its record; measure nothing
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import statistics
-import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-from machine import cpu_model  # noqa: E402
+from benchmarks import common
 
+PAGE = "crosslingual"
 RECIPES = {"a": "crosslingual", "b": "crosslingual_codeswitch"}
 CONDITIONS = {"a": "no augmentation", "b": "code-switching"}
 METRICS = ("intent_accuracy", "slot_f1", "exact_match")
@@ -40,7 +35,9 @@ def code_switch_languages() -> set[str]:
     """The languages recipe (b) translates chunks into."""
     import yaml
 
-    recipe = yaml.safe_load((REPO / "recipes" / "xsid" / f"{RECIPES['b']}.yaml").read_text(encoding="utf-8"))
+    recipe = yaml.safe_load(
+        (common.REPO / "recipes" / "xsid" / f"{RECIPES['b']}.yaml").read_text(encoding="utf-8")
+    )
     return set(recipe["data"]["augment"]["code_switch"]["languages"])
 
 
@@ -53,7 +50,7 @@ def run(condition: str, seed: int, runs_dir: Path, languages: list[str]) -> dict
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     if "train_seconds" not in record:
         resume = any((run_dir / "checkpoints").glob("step-*"))
-        recipe = REPO / "recipes" / "xsid" / f"{RECIPES[condition]}.yaml"
+        recipe = common.REPO / "recipes" / "xsid" / f"{RECIPES[condition]}.yaml"
         result = train(
             recipe, [f"training.seed={seed}"], output_dir=run_dir, resume=resume, overwrite=not resume
         )
@@ -75,9 +72,12 @@ def _avg(records: list[dict], languages: tuple[str, ...] | list[str], metric: st
     return statistics.mean(statistics.mean(r["test"][lang][metric] for r in records) for lang in languages)
 
 
-def write_report(by_condition: dict[str, list[dict]], languages: list[str], command: str, out: Path) -> None:
-    import torch
+def render(record: dict, page: Path) -> str:
+    """docs/crosslingual.md from its record: per language, averages over groups of languages, references."""
+    from nlu.data.registry import read_card
 
+    by_condition = record["runs"]
+    languages = [str(v) for v in read_card("xsid")["variants"]]
     seeds = sorted({r["seed"] for rs in by_condition.values() for r in rs})
     lines = [
         "# Cross-lingual transfer on xSID",
@@ -90,11 +90,8 @@ def write_report(by_condition: dict[str, list[dict]], languages: list[str], comm
         "of steps (6 epochs of (a), 3 of (b)). Percentages; mean over seeds. 'Languages (b) switched into': the",
         "languages of its dictionaries and their dialects; 'the other languages': every other language but English.",
         "",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, Python "
-        f"{platform.python_version()}",
-        f"- Command: `{command}`",
+        *common.provenance_lines(record),
         f"- Seeds: {', '.join(map(str, seeds))}",
-        f"- Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
         "| language | (a) intent | (a) slot F1 | (a) exact | (b) intent | (b) slot F1 | (b) exact |",
         "|---|---|---|---|---|---|---|",
@@ -138,32 +135,26 @@ def write_report(by_condition: dict[str, list[dict]], languages: list[str], comm
                 coverage = ", ".join(f"{k} {100 * v:.0f}%" for k, v in r["augmentation"]["coverage"].items())
                 lines += ["", f"Dictionary coverage of the training words, seed {r['seed']}: {coverage}."]
                 break
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out.with_suffix(".json").write_text(
-        json.dumps({"command": command, "runs": by_condition}, indent=2) + "\n"
-    )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = common.argument_parser("benchmarks.crosslingual", __doc__)
     parser.add_argument("--conditions", nargs="+", default=["a", "b"], choices=["a", "b"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1])
-    parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "benchmark")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "crosslingual.md")
+    parser.add_argument("--runs-dir", type=Path, default=common.REPO / "runs" / "benchmark")
+    parser.add_argument("--out", type=Path, default=None, help="the page (default docs/crosslingual.md)")
     args = parser.parse_args()
-    if not os.environ.get("NLU_DATA_DIR"):
-        sys.exit("set NLU_DATA_DIR (in a checkout: ../shared/data)")
+    common.require_data_dir()
     from nlu.data.registry import read_card
 
     languages = [str(v) for v in read_card("xsid")["variants"]]
-    command = "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]])
-    by_condition: dict[str, list[dict]] = {}
+    stamp = common.command("benchmarks.crosslingual", env=("NLU_DATA_DIR", "NLU_BACKBONES_DIR"))
+    record = common.provenance(stamp, common.machine()) | {"runs": {}}
     for condition in args.conditions:
         for seed in args.seeds:
-            by_condition.setdefault(condition, []).append(run(condition, seed, args.runs_dir, languages))
-            write_report(by_condition, languages, command, args.out)
+            record["runs"].setdefault(condition, []).append(run(condition, seed, args.runs_dir, languages))
+            common.publish(PAGE, record, render, args.out)
             print(json.dumps({"condition": condition, "seed": seed}), flush=True)
 
 

@@ -1,26 +1,24 @@
 """`nlu data stats` for every data set with a card whose files are under $NLU_DATA_DIR, checked against the cards.
 
-Writes ``docs/data.md`` (one table for all data sets and variants: where each split was read from, its size,
-label counts, labels missing from train, and every figure that differs from the card) and ``docs/data.json``.
+Writes ``docs/data.json`` and ``docs/data.md`` (one table for all data sets and variants: where each split was
+read from, its size, label counts, labels missing from train, and every figure that differs from the card).
 Exits non-zero when a count differs from its card, so it doubles as a check of the cards.
 
-    NLU_DATA_DIR=../shared/data python benchmarks/data_stats.py
+    NLU_DATA_DIR=../shared/data python -m benchmarks.data_stats
+    python -m benchmarks data                  # render docs/data.md from its record; measure nothing
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-from machine import cpu_model  # noqa: E402
+from benchmarks import common
+
+PAGE = "data"
 
 
 def targets() -> list[str]:
@@ -44,20 +42,10 @@ def targets() -> list[str]:
     return names
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "data.md")
-    args = parser.parse_args()
-    if not os.environ.get("NLU_DATA_DIR"):
-        sys.exit("set NLU_DATA_DIR to the data root (in a checkout: ../shared/data)")
-    from nlu.data.stats import dataset_stats
-
-    started = time.perf_counter()
-    results = {name: dataset_stats(name) for name in targets()}
-    seconds = time.perf_counter() - started
-    root = Path(os.environ["NLU_DATA_DIR"]).resolve()
+def render(record: dict, page: Path) -> str:
+    """docs/data.md from its record: one row per data set and split."""
+    results = record["data_sets"]
+    root = Path(record["data_root"])
     lines = [
         "# Data sets: figures recomputed from the files",
         "",
@@ -66,9 +54,8 @@ def main() -> None:
         "'not in train' lists the labels of dev/test that the train split lacks (for a language without train",
         "data, the default variant's train split, the one a cross-lingual model is trained on).",
         "",
-        f"- Command: `NLU_DATA_DIR=../shared/data python benchmarks/data_stats.py` ({seconds:.0f} s)",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        f"- Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *common.provenance_lines(record),
+        f"- Run time: {record['seconds']:.0f} s",
         f"- Data sets found: {len(results)}; differing from their cards: "
         f"{sum(bool(r['card_mismatches']) for r in results.values())}",
         "",
@@ -79,18 +66,34 @@ def main() -> None:
     for name, stats in results.items():
         card = "; ".join(stats["card_mismatches"]) or "matches"
         for split, s in stats["splits"].items():
-            where = Path(s["file"]).resolve()
+            where = Path(s["file"])  # relative to the checkout, as the record keeps it
             shown = where.relative_to(root) if where.is_relative_to(root) else where.name
             unseen = s.get("intents_not_in_train", []) + s.get("slot_types_not_in_train", [])
             lines.append(
                 f"| {name} | {split} | `{shown}` ({s['format']}) | {s['utterances']} | {s['intents']} | "
                 f"{s['slot_types']} | {s['words_mean']}/{s['words_max']} | {', '.join(unseen) or '-'} | {card} |"
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = common.argument_parser("benchmarks.data_stats", __doc__)
+    parser.add_argument("--out", type=Path, default=None, help="the page (default docs/data.md)")
+    args = parser.parse_args()
+    common.require_data_dir()
+    from nlu.data.stats import dataset_stats
+
+    started = time.perf_counter()
+    results = {name: dataset_stats(name) for name in targets()}
+    record = common.provenance(common.command("benchmarks.data_stats"), common.machine())
+    record |= {
+        "seconds": time.perf_counter() - started,
+        "data_root": str(Path(os.environ["NLU_DATA_DIR"]).resolve()),  # written relative to the checkout
+        "data_sets": results,
+    }
+    out = common.publish(PAGE, record, render, args.out)
     bad = {n: r["card_mismatches"] for n, r in results.items() if r["card_mismatches"]}
-    print(f"{len(results)} data sets, {len(bad)} differ from their cards; wrote {args.out}")
+    print(f"{len(results)} data sets, {len(bad)} differ from their cards; wrote {out}")
     if bad:
         print(json.dumps(bad, indent=2))
         sys.exit(1)

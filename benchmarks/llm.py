@@ -2,10 +2,13 @@
 
 Each condition is a recipe in ``recipes/llm/`` trained (prompt set, and adapters for LoRA) and evaluated with
 ``nlu evaluate``'s evaluator: intent accuracy, slot F1, exact match, parse-failure and hallucination rates and
-seconds per utterance on this machine. Writes ``docs/llm.md`` and ``docs/llm.json``; finished conditions are kept
-under ``--runs-dir``. ``--limit N`` scores the first N test utterances (state it when you report the numbers).
+seconds per utterance on this machine. Writes ``docs/llm.json`` and ``docs/llm.md``, whose last row is the
+fine-tuned JointBERT+CRF on SNIPS read from ``docs/results.json`` (the record of ``benchmarks.results``); finished
+conditions are kept under ``--runs-dir``. ``--limit N`` scores the first N test utterances (state it when you
+report the numbers).
 
-    NLU_DATA_DIR=../shared/data python benchmarks/llm.py --threads 1    # about 2.5 h; 700 utterances each
+    NLU_DATA_DIR=../shared/data python -m benchmarks.llm --threads 1    # about 2.5 h; 700 utterances each
+    python -m benchmarks llm                   # render docs/llm.md from the records; measure nothing
 
 On one thread of a 2-core Xeon: zero-shot 35 min, 5-shot 58 min, LoRA 23 min of training and 30 of scoring.
 Conditions can run side by side (``--conditions``, one process each); the report is written from the cache.
@@ -13,19 +16,13 @@ Conditions can run side by side (``--conditions``, one process each); the report
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-from machine import cpu_model  # noqa: E402
-from sections import embed  # noqa: E402
+from benchmarks import common
 
+PAGE = "llm"
 CONDITIONS = {
     "zero-shot": ("recipes/llm/snips_fewshot.yaml", ["model.prompting.shots=0"]),
     "5-shot retrieved": ("recipes/llm/snips_fewshot.yaml", []),
@@ -51,7 +48,7 @@ def run(name: str, runs_dir: Path, limit: int | None) -> dict:
         return json.loads(cached.read_text())
     recipe, overrides = CONDITIONS[name]
     started = time.perf_counter()
-    best = train(REPO / recipe, overrides, output_dir=run_dir, overwrite=True).best_model_dir
+    best = train(common.REPO / recipe, overrides, output_dir=run_dir, overwrite=True).best_model_dir
     train_seconds = time.perf_counter() - started
     examples = load_split("snips", "test")[:limit]
     predictor = load_prompt_predictor(best)
@@ -72,15 +69,10 @@ def run(name: str, runs_dir: Path, limit: int | None) -> dict:
     return record
 
 
-def _fine_tuned_row() -> str | None:
-    """JointBERT+CRF on SNIPS from docs/results.json, for the same table (full train set, packaged MiniLM)."""
-    path = REPO / "docs" / "results.json"
-    if not path.is_file():
-        return None
+def _fine_tuned_row(encoder_runs: list[dict]) -> str | None:
+    """JointBERT+CRF on SNIPS (full train set, packaged MiniLM), from the records of benchmarks.results."""
     runs = [
-        r
-        for r in json.loads(path.read_text())["runs"]
-        if r["dataset"] == "snips" and r["recipe"].endswith("jointbert_crf.yaml")
+        r for r in encoder_runs if r["dataset"] == "snips" and r["recipe"].endswith("/jointbert_crf.yaml")
     ]
     if not runs:
         return None
@@ -96,7 +88,14 @@ def _fine_tuned_row() -> str | None:
     )
 
 
-def write_report(records: list[dict], command: str, out: Path) -> None:
+def render(record: dict, page: Path) -> str:
+    """docs/llm.md from its record and the encoder runs in ``docs/results.json`` beside it."""
+    results = common.read_record("results", page.parent) or {}
+    return markdown(record, results.get("runs", []))
+
+
+def markdown(record: dict, encoder_runs: list[dict]) -> str:
+    """The page (docs/results.md shows it as a section): the conditions, then the fine-tuned encoder's row."""
     lines = [
         "# LLM prompting on SNIPS",
         "",
@@ -110,39 +109,32 @@ def write_report(records: list[dict], command: str, out: Path) -> None:
         "Label descriptions: `nlu/data/cards/labels/snips.yml`. The model is tiny; the numbers say what it does, not",
         "what prompting can do with a bigger model.",
         "",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        f"- Command: `{command}`",
-        f"- Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *common.provenance_lines(record),
         "",
         "| condition | utterances | intent accuracy | slot F1 | exact match | parse failures | hallucinated "
         "values | s / utterance | training (min) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in records:
+    for r in record["runs"]:
         lines.append(
             f"| {r['condition']} | {r['utterances']} | {100 * r['intent_accuracy']:.1f} | {100 * r['slot_f1']:.1f} | "
             f"{100 * r['exact_match']:.1f} | {100 * r['parse_failure_rate']:.2f}% | "
             f"{100 * r['hallucination_rate']:.1f}% | {r['seconds_per_utterance']:.2f} | "
             f"{r['prepare_seconds'] / 60:.1f} |"
         )
-    encoder = _fine_tuned_row()
+    encoder = _fine_tuned_row(encoder_runs)
     if encoder:
         lines.append(encoder)
-    lines += ["", "Reference points:", "", *(f"- {ref}" for ref in REFERENCES), ""]
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    body = "\n".join(lines).replace("# LLM prompting on SNIPS", "## LLM prompting on SNIPS", 1)
-    embed(REPO / "docs" / "results.md", "llm", body)
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "runs": records}, indent=2) + "\n")
+    lines += ["", "Reference points:", "", *(f"- {ref}" for ref in REFERENCES)]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = common.argument_parser("benchmarks.llm", __doc__)
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=list(CONDITIONS))
     parser.add_argument("--limit", type=int, default=None, help="score only the first N test utterances")
-    parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "benchmark")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "llm.md")
+    parser.add_argument("--runs-dir", type=Path, default=common.REPO / "runs" / "benchmark")
+    parser.add_argument("--out", type=Path, default=None, help="the page (default docs/llm.md)")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
@@ -151,14 +143,14 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    if not os.environ.get("NLU_DATA_DIR"):
-        sys.exit("set NLU_DATA_DIR (in a checkout: ../shared/data)")
-    command = "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]])
-    records = []
+    common.require_data_dir()
+    record = common.provenance(common.command("benchmarks.llm"), common.machine(threads=args.threads)) | {
+        "runs": []
+    }
     for name in args.conditions:
-        records.append(run(name, args.runs_dir, args.limit))
-        write_report(records, command, args.out)
-        print(json.dumps(records[-1]), flush=True)
+        record["runs"].append(run(name, args.runs_dir, args.limit))
+        common.publish(PAGE, record, render, args.out)
+        print(json.dumps(record["runs"][-1]), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,33 +2,27 @@
 
 SlotRefine's claim is that its second pass, which sees where pass 1 put B- tags, repairs *uncoordinated* slots:
 an ``I-X`` that continues no ``X`` span (after ``O``, or after ``B-Y``). For every finished SlotRefine run of
-``benchmarks/results.py`` this decodes the test set twice with the same weights, from pass 1's slot logits and
-from pass 2's (the model's output), and scores both: slot F1, exact match, and the uncoordinated tags. The same
-count is given for every other model from the test predictions ``benchmarks/results.py`` kept
-(``eval-test/predictions.jsonl``): a tagger that decides each word alone (JointBERT, CTRAN) can make them; a CRF
-can too, but its transition scores learn to avoid them.
+``benchmarks.results`` (its run directories under ``--runs-dir``) this decodes the test set twice with the same
+weights, from pass 1's slot logits and from pass 2's (the model's output), and scores both: slot F1, exact match,
+and the uncoordinated tags. The same count is given for every other model from the test predictions
+``benchmarks.results`` kept (``eval-test/predictions.jsonl``): a tagger that decides each word alone (JointBERT,
+CTRAN) can make them; a CRF can too, but its transition scores learn to avoid them.
 
-Writes ``docs/slotrefine_passes.json`` (beside ``--out``) and the section ``slotrefine-passes`` of ``docs/results.md``.
+Writes ``docs/slotrefine_passes.json`` and no page of its own: ``benchmarks.results`` renders it as a section of
+``docs/results.md`` (``python -m benchmarks results`` shows it there without measuring anything).
 
-    NLU_DATA_DIR=../shared/data python benchmarks/slotrefine_passes.py      # after benchmarks/results.py
+    NLU_DATA_DIR=../shared/data python -m benchmarks.slotrefine_passes     # after training with benchmarks.results
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import statistics
-import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-from machine import cpu_model  # noqa: E402
-from results import MODEL_NAMES, MODELS  # noqa: E402
-from sections import embed  # noqa: E402
+from benchmarks import common, zoo
+
+RECORD = "slotrefine_passes"  # a record without a page: docs/results.md shows it
 
 
 def first_pass_predictor(model_dir: Path):
@@ -87,12 +81,23 @@ def kept_result(run_dir: Path) -> dict | None:
     }
 
 
-def _runs(runs_dir: Path, dataset: str, recipe: str) -> list[Path]:
-    found = sorted(runs_dir.glob(f"{dataset}-{recipe}-seed*"), key=lambda p: int(p.name.rsplit("seed", 1)[1]))
-    return [p for p in found if (p / "benchmark.json").is_file()]
+def finished_runs(runs_dir: Path, dataset: str) -> dict[str, list[Path]]:
+    """The finished runs of ``benchmarks.results`` on ``dataset``: recipe name -> run folders by seed, in row
+    order."""
+    found: dict[str, list[Path]] = {}
+    for path in runs_dir.glob(f"{dataset}-*-seed*"):
+        recipe, seed = path.name[len(dataset) + 1 :].rsplit("-seed", 1)
+        if seed.isdigit() and (path / "benchmark.json").is_file():
+            found.setdefault(recipe, []).append(path)
+    return {
+        recipe: sorted(found[recipe], key=lambda p: int(p.name.rsplit("seed", 1)[1]))
+        for recipe in sorted(found, key=zoo.row_order)
+    }
 
 
-def write(records: list[dict], command: str, out: Path) -> None:
+def markdown(record: dict) -> str:
+    """The section docs/results.md shows."""
+    records = record["rows"]
     lines = [
         "## SlotRefine's two passes, and uncoordinated tags",
         "",
@@ -102,9 +107,7 @@ def write(records: list[dict], command: str, out: Path) -> None:
         "logits. The other rows count these tags in each model's test predictions. Test sets, mean over the",
         "seeds that have finished; tags: the total over the test set, averaged over seeds.",
         "",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        f"- Command: `{command}`",
-        f"- Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *common.provenance_lines(record),
         "",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in records):
@@ -123,9 +126,7 @@ def write(records: list[dict], command: str, out: Path) -> None:
                 f"{_mean(r, 'uncoordinated_examples', 1.0, 1)} |"
             )
         lines.append("")
-    figures = out.parent / "slotrefine_passes.json"  # beside the page; results.json is results.py's
-    figures.write_text(json.dumps({"command": command, "rows": records}, indent=2) + "\n")
-    embed(out, "slotrefine-passes", "\n".join(lines))
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _mean(row: dict, key: str, scale: float = 100.0, digits: int = 2) -> str:
@@ -134,23 +135,20 @@ def _mean(row: dict, key: str, scale: float = 100.0, digits: int = 2) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = common.argument_parser("benchmarks.slotrefine_passes", __doc__)
     parser.add_argument("--datasets", nargs="+", default=["atis", "snips"])
-    parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "benchmark")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "results.md")
+    parser.add_argument("--runs-dir", type=Path, default=common.REPO / "runs" / "benchmark")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="the record (default docs/slotrefine_passes.json)"
+    )
     args = parser.parse_args()
-    if not os.environ.get("NLU_DATA_DIR"):
-        sys.exit("set NLU_DATA_DIR to the folder holding the data sets (in a checkout: ../shared/data)")
-    command = "python benchmarks/slotrefine_passes.py " + " ".join(sys.argv[1:])
+    if args.out is not None and args.out.suffix != ".json":
+        parser.error("--out names the record, a .json file (docs/results.md shows it)")
+    common.require_data_dir()
     records = []
     for dataset in args.datasets:
-        for recipe in MODELS:
-            runs = _runs(args.runs_dir, dataset, recipe)
-            if not runs:
-                continue
-            name = MODEL_NAMES.get(recipe, recipe)
+        for recipe, runs in finished_runs(args.runs_dir, dataset).items():
+            name = zoo.model_name(f"recipes/{dataset}/{recipe}.yaml")
             kept = [result for run in runs if (result := kept_result(run))]
             if recipe.startswith("slotrefine"):
                 first = [score_first_pass(run, dataset) for run in runs]
@@ -158,7 +156,10 @@ def main() -> None:
                 records.append(_record(dataset, name, "pass 2 (its output)", kept))
             elif kept:
                 records.append(_record(dataset, name, "its output", kept))
-    write(records, command.strip(), args.out)
+    record = common.provenance(common.command("benchmarks.slotrefine_passes"), common.machine()) | {
+        "rows": records
+    }
+    common.write_record(RECORD, record, args.out.with_suffix(".md") if args.out else None)
     for r in records:
         print(
             r["dataset"],

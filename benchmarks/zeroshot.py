@@ -12,29 +12,24 @@ scores of labels training never saw); SNIPS also with intents scored by the trai
 with ``HEAD_INTENT_BONUS``. The report also shows how the default bonuses were chosen, on dev data only: the
 intent bonus on the AddToPlaylist fold's SNIPS dev set, the slot bonus on ATIS dev.
 
-Writes ``docs/zeroshot.md`` and ``docs/zeroshot.json``; finished runs are kept under ``--runs-dir``.
+Writes ``docs/zeroshot.json`` and ``docs/zeroshot.md``; finished runs are kept under ``--runs-dir``.
 
-    NLU_DATA_DIR=../shared/data python benchmarks/zeroshot.py                 # about 3 h on 2 cores
-    NLU_DATA_DIR=../shared/data python benchmarks/zeroshot.py --snips-intents PlayMusic --skip-atis
+    NLU_DATA_DIR=../shared/data python -m benchmarks.zeroshot                 # about 3 h on 2 cores
+    NLU_DATA_DIR=../shared/data python -m benchmarks.zeroshot --snips-intents PlayMusic --skip-atis
+    python -m benchmarks zeroshot              # render docs/zeroshot.md from its record; measure nothing
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import statistics
-import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
-from machine import cpu_model  # noqa: E402
+from benchmarks import common
 
+PAGE = "zeroshot"
 EXTRA_OVERRIDES: list[str] = []  # --set: e.g. training.max_steps=3 for a smoke run
-SNIPS_LABELS = REPO / "recipes" / "snips" / "zeroshot_labels.yml"
+SNIPS_LABELS = common.REPO / "recipes" / "snips" / "zeroshot_labels.yml"
 # The fold whose dev set chose the model's default unseen-label bonus, and the bonuses tried there.
 CALIBRATION_FOLD = "AddToPlaylist"
 # A bonus is chosen as the one with the best score over the whole dev set, seen and unseen labels together
@@ -183,7 +178,9 @@ def snips(intent: str, runs_dir: Path) -> dict:
     if cached.exists():
         return json.loads(cached.read_text())
     train_examples, dev_examples, _, test, unseen_types = snips_fold(intent)
-    best = train_on(REPO / "recipes" / "snips" / "zeroshot.yaml", train_examples, dev_examples, run_dir)
+    best = train_on(
+        common.REPO / "recipes" / "snips" / "zeroshot.yaml", train_examples, dev_examples, run_dir
+    )
     model, tokenizer = load_for_scoring(best)
     labels = load_label_file(SNIPS_LABELS)
     record = {
@@ -231,7 +228,7 @@ def atis(runs_dir: Path) -> dict:
 
     train_examples = [hide(ex) for ex in load_split("atis", "train")]
     dev_examples = [hide(ex) for ex in load_split("atis", "dev")]
-    best = train_on(REPO / "recipes" / "atis" / "zeroshot.yaml", train_examples, dev_examples, run_dir)
+    best = train_on(common.REPO / "recipes" / "atis" / "zeroshot.yaml", train_examples, dev_examples, run_dir)
     full = load_split("atis", "train")
     labels = (
         {ex.intent: "" for ex in full},
@@ -262,13 +259,8 @@ def mean_of(records: list[dict], key: str) -> float | None:
     return statistics.mean(values) if values else None
 
 
-def write_report(
-    snips_records: list[dict],
-    sweep: list[dict] | None,
-    atis_record: dict | None,
-    command: str,
-    out: Path,
-) -> None:
+def render(record: dict, page: Path) -> str:
+    """docs/zeroshot.md from its record: the SNIPS folds, how the intent bonus was chosen, ATIS."""
     lines = [
         "# Zero-shot intents and slots",
         "",
@@ -276,184 +268,193 @@ def write_report(
         "against label names and descriptions; here it labels test data with intents or slot types that its",
         "training data never had. Percentages; one seed.",
         "",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        f"- Command: `{command}`",
-        f"- Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *common.provenance_lines(record),
         "",
     ]
-    if snips_records:
-        first = snips_records[0]["calibrated"]
-        bonuses = (
-            f"{first['unseen_intent_bonus']:g} for intents, {first['unseen_slot_bonus']:g} for slot types"
-        )
-        calibrated = [r["calibrated"] for r in snips_records]
-        lines += [
-            "## SNIPS, each intent held out in turn",
-            "",
-            "Trained on the six other intents (their train and dev utterances); test: the whole SNIPS test set,",
-            "labelled with all seven intents and all 39 slot types with descriptions",
-            "(`recipes/snips/zeroshot_labels.yml`). Unseen slot types: those that only the held-out intent uses.",
-            "*Seen*: accuracy on the utterances of the six trained intents; *H*: the harmonic mean of the accuracy",
-            "on the held-out intent and on the seen ones, the usual generalised zero-shot summary.",
-            "",
-            "With the model's defaults: intents scored in the encoder's own space, since the label set has one",
-            f"that training never saw (`intent_scoring: auto`); unseen-label bonuses {bonuses}",
-            "(cosines added to the scores of labels that training never saw; chosen on dev sets, below):",
-            "",
-            "| held-out intent | accuracy on it | seen | generalised intent accuracy | H | slot F1, unseen types "
-            "| slot F1 | exact match |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for r in snips_records:
-            c = r["calibrated"]
-            lines.append(
-                f"| {r['held_out']} | {pct(c['unseen_intent_accuracy'])} | {pct(c['seen_intent_accuracy'])} | "
-                f"{pct(c['intent_accuracy'])} | {pct(c['harmonic_mean'])} | {pct(c.get('unseen_slot_f1'))} | "
-                f"{pct(c['slot_f1'])} | {pct(c['exact_match'])} |"
-            )
-        keys = (
-            "unseen_intent_accuracy",
-            "seen_intent_accuracy",
-            "intent_accuracy",
-            "harmonic_mean",
-            "unseen_slot_f1",
-            "slot_f1",
-            "exact_match",
-        )
-        folds = [("**mean**", calibrated)]
-        others = [r["calibrated"] for r in snips_records if r["held_out"] != CALIBRATION_FOLD]
-        if others and len(others) < len(calibrated):
-            folds.append((f"mean without {CALIBRATION_FOLD}", others))
-        for name, records in folds:
-            lines.append(f"| {name} | " + " | ".join(pct(mean_of(records, k)) for k in keys) + " |")
-        lines += [
-            "",
-            "Slot types that training never saw are not found: a word of a new type goes to a related trained",
-            "type (in the BookRestaurant fold, restaurant names to object_name or movie_name, party sizes to",
-            "timeRange). The slot heads overfit to the trained types as the intent heads do, and no slot bonus",
-            "helps (ATIS sweep below).",
-            "",
-            "Intents scored by the trained heads instead (`intent_scoring: head`, the model before this scoring",
-            f"existed), without a bonus and with {HEAD_INTENT_BONUS:g}, the bonus that a sweep on the same dev set",
-            "picked for the heads. The heads pull utterances towards the six intents they were trained on, and a",
-            "held-out intent loses to a close trained one. Accuracy on the held-out intent / seen / H:",
-            "",
-            f"| held-out intent | heads, no bonus | heads, bonus {HEAD_INTENT_BONUS:g} | default (above) |",
-            "|---|---|---|---|",
-        ]
+    if record.get("snips"):
+        lines += _snips_defaults(record["snips"]) + _snips_heads(record["snips"])
+    if record.get("calibration"):
+        lines += _intent_bonus_sweep(record["calibration"])
+    if record.get("atis"):
+        lines += _atis_section(record["atis"])
+    return "\n".join(lines) + "\n"
 
-        def triple(r: dict) -> str:
-            return (
-                f"{pct(r['unseen_intent_accuracy'])} / {pct(r['seen_intent_accuracy'])} / "
-                f"{pct(r['harmonic_mean'])}"
-            )
 
-        for r in snips_records:
-            lines.append(
-                f"| {r['held_out']} | {triple(r['heads'])} | {triple(r['heads_calibrated'])} | "
-                f"{triple(r['calibrated'])} |"
-            )
-        means = {
-            key: {
-                k: mean_of([r[key] for r in snips_records], k)
-                for k in ("unseen_intent_accuracy", "seen_intent_accuracy", "harmonic_mean")
-            }
-            for key in ("heads", "heads_calibrated", "calibrated")
-        }
+def _snips_defaults(snips_records: list[dict]) -> list[str]:
+    first = snips_records[0]["calibrated"]
+    bonuses = f"{first['unseen_intent_bonus']:g} for intents, {first['unseen_slot_bonus']:g} for slot types"
+    calibrated = [r["calibrated"] for r in snips_records]
+    lines = [
+        "## SNIPS, each intent held out in turn",
+        "",
+        "Trained on the six other intents (their train and dev utterances); test: the whole SNIPS test set,",
+        "labelled with all seven intents and all 39 slot types with descriptions",
+        "(`recipes/snips/zeroshot_labels.yml`). Unseen slot types: those that only the held-out intent uses.",
+        "*Seen*: accuracy on the utterances of the six trained intents; *H*: the harmonic mean of the accuracy",
+        "on the held-out intent and on the seen ones, the usual generalised zero-shot summary.",
+        "",
+        "With the model's defaults: intents scored in the encoder's own space, since the label set has one",
+        f"that training never saw (`intent_scoring: auto`); unseen-label bonuses {bonuses}",
+        "(cosines added to the scores of labels that training never saw; chosen on dev sets, below):",
+        "",
+        "| held-out intent | accuracy on it | seen | generalised intent accuracy | H | slot F1, unseen types "
+        "| slot F1 | exact match |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in snips_records:
+        c = r["calibrated"]
         lines.append(
-            f"| **mean** | {triple(means['heads'])} | {triple(means['heads_calibrated'])} | "
-            f"{triple(means['calibrated'])} |"
+            f"| {r['held_out']} | {pct(c['unseen_intent_accuracy'])} | {pct(c['seen_intent_accuracy'])} | "
+            f"{pct(c['intent_accuracy'])} | {pct(c['harmonic_mean'])} | {pct(c.get('unseen_slot_f1'))} | "
+            f"{pct(c['slot_f1'])} | {pct(c['exact_match'])} |"
         )
-        lines.append("")
-    if sweep:
-        lines += [
-            f"## How the intent bonus was chosen: the {CALIBRATION_FOLD} fold's dev set",
-            "",
-            f"The model trained without {CALIBRATION_FOLD} labels the whole SNIPS dev set (its {CALIBRATION_FOLD}",
-            "utterances included) with each intent bonus (no slot bonus); the default is the one with the best",
-            "generalised intent accuracy (all dev utterances; here it also has the best H).",
-            "No test data and no other fold took part, so the six other folds above measure the choice without",
-            "having made it.",
-            "",
-            "| intent bonus | accuracy on the held-out intent | seen | generalised intent accuracy | H |",
-            "|---|---|---|---|---|",
-        ]
-        for row in sweep:
-            lines.append(
-                f"| {row['unseen_intent_bonus']:g} | {pct(row['unseen_intent_accuracy'])} | "
-                f"{pct(row['seen_intent_accuracy'])} | {pct(row['intent_accuracy'])} | {pct(row['harmonic_mean'])} |"
-            )
-        lines.append("")
-    if atis_record:
-        c, u = atis_record["calibrated"], atis_record["no_bonus"]
-        lines += [
-            "## ATIS, slot types held out",
-            "",
-            f"Held out (tagged O in training, named at test time): {', '.join(atis_record['held_out'])}.",
-            "ATIS labels have no descriptions: the label encoder reads the humanised name (`toloc.state_name` ->",
-            "`toloc state name`).",
-            "",
-            "| slot bonus | slot F1, held-out types | slot F1, other types | intent accuracy | slot F1 | "
-            "exact match |",
-            "|---|---|---|---|---|---|",
-        ]
-        for r in [c] + ([u] if u["unseen_slot_bonus"] != c["unseen_slot_bonus"] else []):
-            lines.append(
-                f"| {r['unseen_slot_bonus']:g} | {pct(r['unseen_slot_f1'])} | {pct(r['seen_slot_f1'])} | "
-                f"{pct(r['intent_accuracy'])} | {pct(r['slot_f1'])} | {pct(r['exact_match'])} |"
-            )
-        lines += [
-            "",
-            "How the slot bonus was chosen: the same model on the ATIS *dev* set (gold tags of the held-out types),",
-            "for each slot bonus; the default is the one with the best slot F1 over all types. A bonus large enough",
-            "to find held-out types costs the other types far more than it gains, so the default is 0.",
-            "",
-            "| slot bonus | slot F1, held-out types | slot F1, other types | harmonic mean | slot F1 |",
-            "|---|---|---|---|---|",
-        ]
-        for r in atis_record["slot_bonus_sweep"]:
-            lines.append(
-                f"| {r['unseen_slot_bonus']:g} | {pct(r['unseen_slot_f1'])} | {pct(r['seen_slot_f1'])} | "
-                f"{pct(r['slot_harmonic_mean'])} | {pct(r['slot_f1'])} |"
-            )
-        lines.append("")
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out.with_suffix(".json").write_text(
-        json.dumps(
-            {"command": command, "snips": snips_records, "calibration": sweep, "atis": atis_record}, indent=2
-        )
-        + "\n"
+    keys = (
+        "unseen_intent_accuracy",
+        "seen_intent_accuracy",
+        "intent_accuracy",
+        "harmonic_mean",
+        "unseen_slot_f1",
+        "slot_f1",
+        "exact_match",
     )
+    folds = [("**mean**", calibrated)]
+    others = [r["calibrated"] for r in snips_records if r["held_out"] != CALIBRATION_FOLD]
+    if others and len(others) < len(calibrated):
+        folds.append((f"mean without {CALIBRATION_FOLD}", others))
+    for name, records in folds:
+        lines.append(f"| {name} | " + " | ".join(pct(mean_of(records, k)) for k in keys) + " |")
+    lines += [
+        "",
+        "Slot types that training never saw are not found: a word of a new type goes to a related trained",
+        "type (in the BookRestaurant fold, restaurant names to object_name or movie_name, party sizes to",
+        "timeRange). The slot heads overfit to the trained types as the intent heads do, and no slot bonus",
+        "helps (ATIS sweep below).",
+        "",
+    ]
+    return lines
+
+
+def _snips_heads(snips_records: list[dict]) -> list[str]:
+    lines = [
+        "Intents scored by the trained heads instead (`intent_scoring: head`, the model before this scoring",
+        f"existed), without a bonus and with {HEAD_INTENT_BONUS:g}, the bonus that a sweep on the same dev set",
+        "picked for the heads. The heads pull utterances towards the six intents they were trained on, and a",
+        "held-out intent loses to a close trained one. Accuracy on the held-out intent / seen / H:",
+        "",
+        f"| held-out intent | heads, no bonus | heads, bonus {HEAD_INTENT_BONUS:g} | default (above) |",
+        "|---|---|---|---|",
+    ]
+
+    def triple(r: dict) -> str:
+        return (
+            f"{pct(r['unseen_intent_accuracy'])} / {pct(r['seen_intent_accuracy'])} / "
+            f"{pct(r['harmonic_mean'])}"
+        )
+
+    for r in snips_records:
+        lines.append(
+            f"| {r['held_out']} | {triple(r['heads'])} | {triple(r['heads_calibrated'])} | "
+            f"{triple(r['calibrated'])} |"
+        )
+    means = {
+        key: {
+            k: mean_of([r[key] for r in snips_records], k)
+            for k in ("unseen_intent_accuracy", "seen_intent_accuracy", "harmonic_mean")
+        }
+        for key in ("heads", "heads_calibrated", "calibrated")
+    }
+    lines.append(
+        f"| **mean** | {triple(means['heads'])} | {triple(means['heads_calibrated'])} | "
+        f"{triple(means['calibrated'])} |"
+    )
+    lines.append("")
+    return lines
+
+
+def _intent_bonus_sweep(sweep: list[dict]) -> list[str]:
+    lines = [
+        f"## How the intent bonus was chosen: the {CALIBRATION_FOLD} fold's dev set",
+        "",
+        f"The model trained without {CALIBRATION_FOLD} labels the whole SNIPS dev set (its {CALIBRATION_FOLD}",
+        "utterances included) with each intent bonus (no slot bonus); the default is the one with the best",
+        "generalised intent accuracy (all dev utterances; here it also has the best H).",
+        "No test data and no other fold took part, so the six other folds above measure the choice without",
+        "having made it.",
+        "",
+        "| intent bonus | accuracy on the held-out intent | seen | generalised intent accuracy | H |",
+        "|---|---|---|---|---|",
+    ]
+    for row in sweep:
+        lines.append(
+            f"| {row['unseen_intent_bonus']:g} | {pct(row['unseen_intent_accuracy'])} | "
+            f"{pct(row['seen_intent_accuracy'])} | {pct(row['intent_accuracy'])} | {pct(row['harmonic_mean'])} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _atis_section(atis_record: dict) -> list[str]:
+    c, u = atis_record["calibrated"], atis_record["no_bonus"]
+    lines = [
+        "## ATIS, slot types held out",
+        "",
+        f"Held out (tagged O in training, named at test time): {', '.join(atis_record['held_out'])}.",
+        "ATIS labels have no descriptions: the label encoder reads the humanised name (`toloc.state_name` ->",
+        "`toloc state name`).",
+        "",
+        "| slot bonus | slot F1, held-out types | slot F1, other types | intent accuracy | slot F1 | "
+        "exact match |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in [c] + ([u] if u["unseen_slot_bonus"] != c["unseen_slot_bonus"] else []):
+        lines.append(
+            f"| {r['unseen_slot_bonus']:g} | {pct(r['unseen_slot_f1'])} | {pct(r['seen_slot_f1'])} | "
+            f"{pct(r['intent_accuracy'])} | {pct(r['slot_f1'])} | {pct(r['exact_match'])} |"
+        )
+    lines += [
+        "",
+        "How the slot bonus was chosen: the same model on the ATIS *dev* set (gold tags of the held-out types),",
+        "for each slot bonus; the default is the one with the best slot F1 over all types. A bonus large enough",
+        "to find held-out types costs the other types far more than it gains, so the default is 0.",
+        "",
+        "| slot bonus | slot F1, held-out types | slot F1, other types | harmonic mean | slot F1 |",
+        "|---|---|---|---|---|",
+    ]
+    for r in atis_record["slot_bonus_sweep"]:
+        lines.append(
+            f"| {r['unseen_slot_bonus']:g} | {pct(r['unseen_slot_f1'])} | {pct(r['seen_slot_f1'])} | "
+            f"{pct(r['slot_harmonic_mean'])} | {pct(r['slot_f1'])} |"
+        )
+    lines.append("")
+    return lines
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = common.argument_parser("benchmarks.zeroshot", __doc__)
     parser.add_argument("--snips-intents", nargs="*", help="default: all seven")
     parser.add_argument("--skip-atis", action="store_true")
-    parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "benchmark")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "zeroshot.md")
+    parser.add_argument("--runs-dir", type=Path, default=common.REPO / "runs" / "benchmark")
+    parser.add_argument("--out", type=Path, default=None, help="the page (default docs/zeroshot.md)")
     parser.add_argument(
         "--set", action="append", default=[], help="recipe override for every run (repeatable)"
     )
     args = parser.parse_args()
     EXTRA_OVERRIDES.extend(args.set)
-    if not os.environ.get("NLU_DATA_DIR"):
-        sys.exit("set NLU_DATA_DIR (in a checkout: ../shared/data)")
+    common.require_data_dir()
     from nlu.models.zeroshot import load_label_file
 
-    command = "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]])
+    out = common.page_path(PAGE, args.out)
     intents = args.snips_intents if args.snips_intents is not None else list(load_label_file(SNIPS_LABELS)[0])
-    snips_records: list[dict] = []
-    sweep = None
+    record = common.provenance(common.command("benchmarks.zeroshot"), common.machine())
+    record |= {"snips": [], "calibration": None, "atis": None}
     for intent in intents:
-        snips_records.append(snips(intent, args.runs_dir))
+        record["snips"].append(snips(intent, args.runs_dir))
         if intent == CALIBRATION_FOLD:
-            sweep = intent_bonus_sweep(intent, args.runs_dir)
-        write_report(snips_records, sweep, None, command, args.out)
-    atis_record = None if args.skip_atis else atis(args.runs_dir)
-    write_report(snips_records, sweep, atis_record, command, args.out)
+            record["calibration"] = intent_bonus_sweep(intent, args.runs_dir)
+        common.publish(PAGE, record, render, out)
+    if not args.skip_atis:
+        record["atis"] = atis(args.runs_dir)
+    common.publish(PAGE, record, render, out)
 
 
 if __name__ == "__main__":

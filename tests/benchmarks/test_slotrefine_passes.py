@@ -1,24 +1,31 @@
-"""benchmarks/slotrefine_passes.py decodes SlotRefine's first pass from the same weights, and only there."""
+"""benchmarks/slotrefine_passes.py decodes SlotRefine's first pass from the same weights, and only there; it finds
+the finished runs of every recipe, a new one included."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from benchmarks import slotrefine_passes as passes
 
 
-@pytest.fixture(scope="module")
-def passes():
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location("slotrefine_passes", BENCHMARKS / "slotrefine_passes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def test_finished_runs_by_recipe_in_row_order(tmp_path):
+    for name in (
+        "atis-slotrefine-seed2",
+        "atis-slotrefine-seed10",
+        "atis-contextual-seed1",
+        "atis-jointbert-seed1",
+    ):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "benchmark.json").write_text(json.dumps({}))
+    (tmp_path / "atis-ctran-seed1").mkdir()  # unfinished: no benchmark.json
+    (tmp_path / "snips-jointbert-seed1").mkdir()
+    found = passes.finished_runs(tmp_path, "atis")
+    assert list(found) == ["jointbert", "slotrefine", "contextual"]
+    assert [p.name for p in found["slotrefine"]] == ["atis-slotrefine-seed2", "atis-slotrefine-seed10"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +46,7 @@ def model_dir(tmp_path_factory, tiny_backbone) -> Path:
     return folder
 
 
-def test_first_pass_predictor_decodes_pass_1(passes, model_dir):
+def test_first_pass_predictor_decodes_pass_1(model_dir):
     from nlu.data.alignment import first_subtoken_mask
     from nlu.inference import Predictor
 

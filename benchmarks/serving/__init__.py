@@ -1,0 +1,30 @@
+"""Benchmark: serving speed, memory and accuracy of one trained model, torch eager vs the exported ONNX variants.
+
+For one model directory, in one run:
+
+1. exports three artifacts into a work directory: ONNX fp32 without graph optimisation, ONNX fp32 optimised
+   (onnxruntime transformer fusions), ONNX int8 (optimised, then dynamic int8 quantisation);
+2. for torch eager (``Predictor.predict``) and each artifact (``Parser.parse``): single-utterance latency on one
+   thread (p50/p95/p99, tokenisation and decoding included, real test utterances cycled after a warm-up),
+   throughput at batch 32 on two threads, and test-split intent accuracy / slot F1 / exact match;
+3. the resident memory of a fresh process that only imports ``nlu.runtime``, loads the int8 artifact and parses
+   100 utterances (and whether torch got imported there: it must not);
+4. the time of ``import nlu.runtime`` in a fresh interpreter (median of 5);
+5. a load test: ``nlu serve`` on the int8 artifact on a free loopback port, N requests from C concurrent
+   clients, throughput, latency percentiles and errors;
+
+and writes ``docs/performance.json`` (every raw number) and ``docs/performance.md`` (tables, targets met / not
+met, machine, command).
+
+    NLU_DATA_DIR=../shared/data python -m benchmarks.serving                    # the full measurement
+    NLU_DATA_DIR=../shared/data python -m benchmarks.serving --model-dir runs/quickstart/best --data demo \\
+        --quick --out /tmp/perf.md                                            # a smoke run (a few minutes)
+    python -m benchmarks performance          # render docs/performance.md from its record; measure nothing
+
+Timings are only meaningful on an otherwise idle machine: the load average at the start and the end is
+recorded, and the report warns when the machine was busy.
+
+The modules: ``inprocess`` (exports, latency, throughput and scores in this process), ``probes`` (memory and
+import time of fresh interpreters), ``load_test`` (``nlu serve`` and its load generator), ``report`` (targets and
+the page), ``cli`` (the command).
+"""

@@ -1,0 +1,145 @@
+"""``python -m benchmarks.serving``: the command; see ``benchmarks/serving/__init__.py`` for what it measures."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import benchmarks.serving
+from benchmarks.common import REPO, argument_parser, command, machine, now, page_path, publish
+from benchmarks.serving.inprocess import ONNX_VARIANTS, bench_onnx, bench_torch, export_variants, log
+from benchmarks.serving.load_test import load_test
+from benchmarks.serving.probes import measure_import, measure_memory
+from benchmarks.serving.report import PAGE, TARGETS, evaluate_targets, render
+
+DEFAULT_MODEL = REPO / "runs" / "benchmark" / "atis-jointbert_crf-seed1" / "best"
+# Package versions the page names besides torch and onnxruntime: the runtime's and the server's.
+PACKAGES = ("tokenizers", "transformers", "numpy", "httpx", "uvicorn")
+SETTINGS = (
+    "requests",
+    "concurrency",
+    "workers",
+    "threads",
+    "latency_samples",
+    "warmup",
+    "throughput_batches",
+    "batch_size",
+    "throughput_threads",
+    "load_timeout",
+)
+# Settings whose default depends on --quick: (full measurement, smoke run).
+QUICK_DEFAULTS = {
+    "requests": (10000, 500),
+    "latency_samples": (2000, 200),
+    "warmup": (100, 20),
+    "throughput_batches": (60, 5),
+    "load_timeout": (900.0, 120.0),
+}
+
+
+def loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argument_parser("benchmarks.serving", benchmarks.serving.__doc__)
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", default="atis", help="data set whose test split is used (name or folder)")
+    parser.add_argument("--out", type=Path, default=None, help="the page (default docs/performance.md)")
+    parser.add_argument("--requests", type=int, default=None, help="load-test requests (10000; quick 500)")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent load-test clients")
+    parser.add_argument("--workers", type=int, default=1, help="nlu serve --workers")
+    parser.add_argument("--threads", type=int, default=1, help="nlu serve --threads")
+    parser.add_argument("--latency-samples", type=int, default=None, help="per variant (2000; quick 200)")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up calls per variant (100; quick 20)")
+    parser.add_argument("--throughput-batches", type=int, default=None, help="per variant (60; quick 5)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--throughput-threads", type=int, default=2)
+    parser.add_argument("--load-timeout", type=float, default=None, help="hard limit, s (900; quick 120)")
+    parser.add_argument("--startup-timeout", type=float, default=120.0, help="wait for /health, s")
+    parser.add_argument("--work-dir", type=Path, default=None, help="keep the artifacts here (default: temp)")
+    parser.add_argument("--reuse-exports", action="store_true", help="reuse artifacts already in --work-dir")
+    parser.add_argument("--skip-load-test", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a fast smoke run: small samples")
+    return parser
+
+
+def measure(model_dir: Path, work_dir: Path, texts, examples, args, results: dict) -> None:
+    """Every measurement, into ``results``: exports, each variant in process, memory, import time, load."""
+    exports = export_variants(model_dir, work_dir, None if args.quick else args.data, args.reuse_exports)
+    results["exports"] = {
+        name: {k: r.get(k) for k in ("model_bytes", "export_seconds", "fused_operators", "parity", "scores")}
+        for name, r in exports.items()
+    }
+    results["variants"]["torch_eager"] = bench_torch(model_dir, texts, examples, args)
+    for name in ONNX_VARIANTS:
+        results["variants"][name] = bench_onnx(name, work_dir / name, texts, examples, args)
+    int8 = work_dir / "onnx_int8"
+    log("memory of a serving-only process")
+    results["memory"] = measure_memory(int8, texts, work_dir)
+    log("import time of nlu.runtime")
+    results["import"] = measure_import()
+    if not args.skip_load_test:
+        gc.collect()
+        try:
+            results["load_test"] = load_test(int8, texts, args, work_dir)
+        except Exception as err:  # recorded in the report as a failed target, not a crash
+            log(f"load test failed: {err}")
+            results["load_test"] = {"error": f"{type(err).__name__}: {err}"}
+
+
+def main() -> None:
+    args = arguments().parse_args()
+    for key, (full, small) in QUICK_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, small if args.quick else full)
+    model_dir = args.model_dir if args.model_dir.is_absolute() else (Path.cwd() / args.model_dir)
+    if not (model_dir / "config.json").is_file():
+        sys.exit(
+            f"{args.model_dir}: not a trained model directory (no config.json); train it first or pass --model-dir"
+        )
+    started = time.perf_counter()
+    from nlu.data.registry import load_split
+
+    examples = load_split(args.data, "test")
+    texts = [" ".join(ex.tokens) for ex in examples if ex.tokens]
+    results: dict = {
+        "model_dir": str(args.model_dir),
+        "data": args.data,
+        "test_utterances": len(examples),
+        "quick": args.quick,
+        "command": command("benchmarks.serving"),
+        "machine": machine(packages=PACKAGES),
+        "loadavg_start": loadavg(),
+        "settings": {k: getattr(args, k) for k in SETTINGS},
+        "targets_definition": TARGETS,
+        "variants": {},
+    }
+    log(
+        f"model {model_dir}, {len(examples)} test utterances of {args.data}; load average {results['loadavg_start']}"
+    )
+    temp = None if args.work_dir else Path(tempfile.mkdtemp(prefix="nlu-serving-bench-"))
+    work_dir = temp or args.work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        measure(model_dir, work_dir, texts, examples, args, results)
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+    results["targets"] = evaluate_targets(results)
+    results["loadavg_end"] = loadavg()
+    results["written"] = now()
+    results["total_seconds"] = time.perf_counter() - started
+    out = publish(PAGE, results, render, page_path(PAGE, args.out))
+    log(f"wrote {out} and {out.with_suffix('.json')}")
+    for t in results["targets"]:
+        print(f"{t['target']}: {t['value']} (bar {t['bar']}) -> {'met' if t['met'] else 'NOT MET'}")
