@@ -139,7 +139,7 @@ def e2e(args, command: str) -> None:
     from nlu.generation.metrics import bleu, meteor, meteor_uses_synonyms, reconstruction_scores, rouge_l
     from nlu.generation.reconstruction import RecordExtractor, ValueNormalizer
     from nlu.generation.records import RecordText, group_references, read_records
-    from nlu.inference import Predictor
+    from nlu.inference import TorchParser
 
     best, alignment = build_extractor(args.work, args.extra)
     groups = group_references(read_records(e2e_file("test")))[: args.limit]
@@ -150,7 +150,9 @@ def e2e(args, command: str) -> None:
     texts = describer.describe([RecordText(r) for r in records], beam_size=args.beam_size)
     generate_seconds = time.perf_counter() - started
     extractor = RecordExtractor(
-        Predictor.load(best).predict, ValueNormalizer.load(args.work / "normalizer.json"), SENTENCE_SLOTS
+        TorchParser.load(best).parse_batch,
+        ValueNormalizer.load(args.work / "normalizer.json"),
+        SENTENCE_SLOTS,
     )
     generated = reconstruction_scores(records, extractor.extract(texts))
     human = reconstruction_scores(records, extractor.extract([refs[0] for refs in references]))

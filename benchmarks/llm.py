@@ -35,10 +35,9 @@ REFERENCES = [
 
 
 def run(name: str, runs_dir: Path, limit: int | None) -> dict:
-    from nlu.data.labels import LabelVocab
     from nlu.data.registry import load_split
-    from nlu.evaluation.evaluate import _evaluate
-    from nlu.prompting.model_dir import load_prompt_predictor
+    from nlu.evaluation.evaluate import evaluate_parser
+    from nlu.parser import load_parser
     from nlu.training.trainer import train
 
     slug = name.split(",")[0].replace(" ", "-").lower()
@@ -51,11 +50,8 @@ def run(name: str, runs_dir: Path, limit: int | None) -> dict:
     best = train(common.REPO / recipe, overrides, output_dir=run_dir, overwrite=True).best_model_dir
     train_seconds = time.perf_counter() - started
     examples = load_split("snips", "test")[:limit]
-    predictor = load_prompt_predictor(best)
-    predictions = predictor.predict_examples(examples)
-    summary = _evaluate(
-        examples, predictions, LabelVocab(predictor.intent_labels, predictor.slot_labels)
-    ).summary()
+    parser = load_parser(best)
+    summary = evaluate_parser(parser, examples, bootstrap=0)[0].summary()
     record = {
         "condition": name,
         "recipe": recipe,
@@ -63,7 +59,7 @@ def run(name: str, runs_dir: Path, limit: int | None) -> dict:
         "utterances": len(examples),
         "prepare_seconds": round(train_seconds, 1),
         **{k: summary[k] for k in ("intent_accuracy", "slot_f1", "exact_match")},
-        **predictor.stats.to_dict(),
+        **parser.stats.to_dict(),
     }
     cached.write_text(json.dumps(record, indent=2))
     return record

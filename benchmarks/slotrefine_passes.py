@@ -26,10 +26,10 @@ RECORD = "slotrefine_passes"  # a record without a page: docs/results.md shows i
 
 
 def first_pass_predictor(model_dir: Path):
-    """A Predictor whose model hands pass 1's slot logits to decoding instead of pass 2's (same weights)."""
-    from nlu.inference import Predictor
+    """A parser whose model hands pass 1's slot logits to decoding instead of pass 2's (same weights)."""
+    from nlu.inference import TorchParser
 
-    predictor = Predictor.load(model_dir)
+    predictor = TorchParser.load(model_dir)
     model = predictor.model
     both_passes = model.forward
 
@@ -48,7 +48,7 @@ def score_first_pass(run_dir: Path, dataset: str) -> dict:
     from nlu.evaluation.metrics import evaluate_predictions
 
     examples = load_split(dataset, "test")
-    predictions = first_pass_predictor(run_dir / "best").predict_examples(examples)
+    predictions = first_pass_predictor(run_dir / "best").parse_words([ex.tokens for ex in examples])
     summary = evaluate_predictions(examples, predictions, bootstrap=0).summary()
     return {
         "slot_f1": summary["slot_f1"],

@@ -104,7 +104,7 @@ def score(
 
     from nlu.data.bio import slot_type
     from nlu.evaluation.metrics import evaluate_predictions
-    from nlu.inference import Predictor
+    from nlu.inference import TorchParser
 
     intent_bonus, slot_bonus = bonuses
     own_scoring = model.config.intent_scoring
@@ -114,7 +114,7 @@ def score(
             *labels, tokenizer=tokenizer, unseen_intent_bonus=intent_bonus, unseen_slot_bonus=slot_bonus
         )
         model.eval()
-        predictions = Predictor(model, tokenizer).predict_examples(data)
+        predictions = TorchParser(model, tokenizer).parse_words([ex.tokens for ex in data])
         used = model.config.intent_scoring
     finally:
         model.config.intent_scoring = own_scoring  # the next call's set_labels starts from the model's own

@@ -4,7 +4,7 @@ For one model directory, in one run:
 
 1. exports three artifacts into a work directory: ONNX fp32 without graph optimisation, ONNX fp32 optimised
    (onnxruntime transformer fusions), ONNX int8 (optimised, then dynamic int8 quantisation);
-2. for torch eager (``Predictor.predict``) and each artifact (``Parser.parse``): single-utterance latency on one
+2. for torch eager (``TorchParser.parse``) and each artifact (``OnnxParser.parse``): single-utterance latency on one
    thread (p50/p95/p99, tokenisation and decoding included, real test utterances cycled after a warm-up),
    throughput at batch 32 on two threads, and test-split intent accuracy / slot F1 / exact match;
 3. the resident memory of a fresh process that only imports ``nlu.runtime``, loads the int8 artifact and parses

@@ -140,22 +140,20 @@ def latency_breakdown(parser, texts: Sequence[str], samples: int) -> dict:
 def bench_torch(model_dir: Path, texts, examples, args) -> dict:
     import torch
 
-    from nlu.inference import Predictor
+    from nlu.inference import TorchParser
 
-    predictor = Predictor.load(model_dir)
+    parser = TorchParser.load(model_dir)
     result: dict = {}
     torch.set_num_threads(1)
     log(f"torch eager: latency, 1 thread, {args.latency_samples} utterances")
-    result["latency"] = measure_latency(
-        lambda t: predictor.predict([t]), texts, args.latency_samples, args.warmup
-    )
+    result["latency"] = measure_latency(parser.parse, texts, args.latency_samples, args.warmup)
     torch.set_num_threads(args.throughput_threads)
     log(f"torch eager: throughput, batch {args.batch_size}, {args.throughput_threads} threads")
     result["throughput"] = measure_throughput(
-        predictor.predict, texts, args.throughput_batches, args.batch_size
+        parser.parse_batch, texts, args.throughput_batches, args.batch_size
     )
     log("torch eager: test-split scores")
-    result["scores"] = score(examples, predictor.predict_examples(examples))
+    result["scores"] = score(examples, parser.parse_words([ex.tokens for ex in examples]))
     result["threads"] = {"latency": 1, "throughput": args.throughput_threads}
     return result
 

@@ -89,8 +89,8 @@ def render(results: dict, page: Path) -> str:
         "# Serving performance",
         "",
         f"Model `{results['model_dir']}`, data set `{results['data']}` (test split, {results['test_utterances']} "
-        "utterances). Torch eager is the model's own `Predictor`; the ONNX variants are artifacts written by "
-        "`nlu export` and run by the torch-free `nlu.runtime.Parser`. Every latency includes word splitting, "
+        "utterances). Torch eager is the model's own `TorchParser`; the ONNX variants are artifacts written by "
+        "`nlu export` and run by the torch-free `nlu.runtime.OnnxParser`. Every latency includes word splitting, "
         "tokenisation and decoding (CRF Viterbi and marginals where the model has a CRF).",
         "",
     ]
