@@ -2,7 +2,7 @@
 
 * SNIPS: hold out each intent in turn: train ``recipes/snips/zeroshot.yaml`` on the six others (their train and
   dev utterances only), then label the whole SNIPS test set with all seven intents and all slot types
-  (``recipes/snips/zeroshot_labels.yml``). Reports accuracy on the held-out intent's utterances, generalised
+  (``nlu/data/cards/labels/snips.yml``). Reports accuracy on the held-out intent's utterances, generalised
   intent accuracy over all utterances, slot F1 on the slot types that training never saw, and overall scores.
 * ATIS: hold out a set of slot types (``ATIS_HELD_OUT``): in training their words are tagged O, at test time the
   model is given every slot type by name. Reports slot F1 on the held-out types and overall.
@@ -29,7 +29,7 @@ from benchmarks import common
 
 PAGE = "zeroshot"
 EXTRA_OVERRIDES: list[str] = []  # --set: e.g. training.max_steps=3 for a smoke run
-SNIPS_LABELS = common.REPO / "recipes" / "snips" / "zeroshot_labels.yml"
+SNIPS_LABELS = "snips"  # the SNIPS label file that ships with nlu (nlu/data/cards/labels/snips.yml)
 # The fold whose dev set chose the model's default unseen-label bonus, and the bonuses tried there.
 CALIBRATION_FOLD = "AddToPlaylist"
 # A bonus is chosen as the one with the best score over the whole dev set, seen and unseen labels together
@@ -171,7 +171,7 @@ def snips_fold(intent: str):
 
 
 def snips(intent: str, runs_dir: Path) -> dict:
-    from nlu.models.zeroshot import load_label_file
+    from nlu.data.label_files import load_label_file
 
     run_dir = runs_dir / f"zeroshot-snips-without-{intent}-seed1"
     cached = run_dir / "zeroshot.json"
@@ -198,7 +198,7 @@ def snips(intent: str, runs_dir: Path) -> dict:
 def intent_bonus_sweep(intent: str, runs_dir: Path) -> list[dict]:
     """How the default intent bonus was chosen: the held-out-``intent`` model on the whole SNIPS *dev* set (its
     utterances of the held-out intent included), for a range of intent bonuses (no slot bonus)."""
-    from nlu.models.zeroshot import load_label_file
+    from nlu.data.label_files import load_label_file
 
     run_dir = runs_dir / f"zeroshot-snips-without-{intent}-seed1"
     cached = run_dir / "calibration.json"
@@ -289,7 +289,7 @@ def _snips_defaults(snips_records: list[dict]) -> list[str]:
         "",
         "Trained on the six other intents (their train and dev utterances); test: the whole SNIPS test set,",
         "labelled with all seven intents and all 39 slot types with descriptions",
-        "(`recipes/snips/zeroshot_labels.yml`). Unseen slot types: those that only the held-out intent uses.",
+        "(`nlu/data/cards/labels/snips.yml`). Unseen slot types: those that only the held-out intent uses.",
         "*Seen*: accuracy on the utterances of the six trained intents; *H*: the harmonic mean of the accuracy",
         "on the held-out intent and on the seen ones, the usual generalised zero-shot summary.",
         "",
@@ -441,7 +441,7 @@ def main() -> None:
     args = parser.parse_args()
     EXTRA_OVERRIDES.extend(args.set)
     common.require_data_dir()
-    from nlu.models.zeroshot import load_label_file
+    from nlu.data.label_files import load_label_file
 
     out = common.page_path(PAGE, args.out)
     intents = args.snips_intents if args.snips_intents is not None else list(load_label_file(SNIPS_LABELS)[0])

@@ -72,29 +72,16 @@ def train(
     ),
 ) -> None:
     """Train a model from a recipe; the run directory gets the best model, metrics and a dev report."""
-    from nlu.generation.recipe import recipe_task
-
-    if recipe_task(recipe) is not None:  # a generator recipe (task: kb_describe)
-        from nlu.generation.training import train_generator
-
-        result = train_generator(
-            recipe, overrides or [], output_dir=output, resume=resume, overwrite=overwrite
-        )
-        typer.echo(f"best model: {result.best_model_dir}  (training took {result.train_seconds:.0f} s)")
-        if result.dev_metrics:
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in result.dev_metrics.items() if isinstance(v, float))
-            typer.echo(f"dev: {shown}")
-        return
     from nlu.training.trainer import train as run
 
     result = run(recipe, overrides or [], output_dir=output, resume=resume, overwrite=overwrite)
     typer.echo(f"best model: {result.best_model_dir}  (training took {result.train_seconds:.0f} s)")
-    if result.dev_metrics:
-        d = result.dev_metrics
-        typer.echo(
-            f"dev: intent accuracy {d['intent_accuracy']:.4f}, slot F1 {d['slot_f1']:.4f}, "
-            f"exact match {d['exact_match']:.4f}  (report: {result.run_dir / 'report' / 'report.md'})"
-        )
+    shown = {k: v for k, v in result.dev_metrics.items() if isinstance(v, float) and not k.endswith("_se")}
+    if shown:
+        keys = [k for k in ("intent_accuracy", "slot_f1", "exact_match") if k in shown] or list(shown)
+        typer.echo("dev: " + ", ".join(f"{k.replace('_', ' ')} {shown[k]:.4f}" for k in keys))
+    if (result.run_dir / "report" / "report.md").is_file():
+        typer.echo(f"report: {result.run_dir / 'report' / 'report.md'}")
 
 
 @app.command()

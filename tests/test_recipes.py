@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nlu.data.label_files import load_label_file
 from nlu.data.registry import read_card
 from nlu.errors import RecipeError
 from nlu.generation.recipe import dump_generation_recipe, load_generation_recipe, recipe_task
-from nlu.models.zeroshot import load_label_file
 from nlu.training.recipe import Recipe, apply_overrides, dump_recipe, load_recipe, parse_override
 
 REPO = Path(__file__).resolve().parents[1]

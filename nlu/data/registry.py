@@ -59,7 +59,7 @@ def cards_dir() -> Path:
 
 
 def label_file(name_or_path: str | os.PathLike) -> Path:
-    """A label description file (intents and slot types, see ``nlu.models.zeroshot.load_label_file``): a path,
+    """A label description file (intents and slot types, see ``nlu.data.label_files.load_label_file``): a path,
     or the name of one that ships in ``labels/`` beside the cards (``snips``, ``atis``, ``massive``, ``xsid``)."""
     path = Path(name_or_path).expanduser()
     if path.exists():

@@ -1,5 +1,6 @@
-"""Training a knowledge-base describer from a recipe: plain code on ``accelerate``, with the parser trainer's
-run-directory contract (``recipe.yaml``, ``metrics.jsonl``, resumable ``checkpoints/step-N/``, an atomically
+"""Training the generators (the knowledge-base describer, the template filler) from a recipe: each is a
+:class:`GeneratorTask` that the one training loop (``nlu.training.loop.fit``) trains, with the same run
+directory as a parser's (``recipe.yaml``, ``metrics.jsonl``, resumable ``checkpoints/step-N/``, an atomically
 swapped ``best/``)."""
 
 from __future__ import annotations
@@ -7,19 +8,14 @@ from __future__ import annotations
 import json
 import logging
 import random
-import shutil
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import get_constant_schedule_with_warmup
 
-from nlu.errors import InterruptedRun
 from nlu.generation.describe import KBDescriber
 from nlu.generation.dialogues import ITEM
 from nlu.generation.kb_describe import KBDescribeConfig, KBDescribeForGeneration
@@ -31,34 +27,12 @@ from nlu.generation.recipe import (
     NTRDRecipe,
     catalogue_file,
     dump_generation_recipe,
-    load_generation_recipe,
     split_file,
 )
 from nlu.generation.records import RecordText, Vocab, group_references, read_records
-from nlu.training.checkpoints import (
-    damaged_checkpoint,
-    list_checkpoints,
-    prune_checkpoints,
-    run_dir_lock,
-    write_dir_atomically,
-)
-from nlu.training.trainer import TrainerState, TrainResult, prepare_run_dir, write_metrics
+from nlu.training.loop import TrainerState
 
 logger = logging.getLogger(__name__)
-
-
-def train_generator(
-    recipe_path: str | Path,
-    overrides: Sequence[str] = (),
-    output_dir: str | Path | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-) -> TrainResult:
-    """Train the generator a recipe with a ``task`` key describes; ``overrides`` as ``--set`` takes them."""
-    recipe = load_generation_recipe(recipe_path, list(overrides))
-    run_dir = Path(output_dir or recipe.output_dir)
-    with run_dir_lock(run_dir):
-        return run_generator(recipe, run_dir, resume=resume, overwrite=overwrite)
 
 
 def _batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -216,144 +190,63 @@ def _ntrd_job(recipe: NTRDRecipe, run_dir: Path, resume: bool) -> GeneratorJob:
 JOBS: dict[str, Callable] = {"kb_describe": _kb_describe_job, "ntrd": _ntrd_job}
 
 
-def run_generator(recipe: GenerationRecipe, run_dir: Path, resume: bool = False, overwrite: bool = False):
-    accelerator = Accelerator()
-    recipe = prepare_run_dir(
-        recipe, run_dir, resume, overwrite, load=load_generation_recipe, dump=dump_generation_recipe
-    )
-    t = recipe.training
-    if t.num_threads:
-        torch.set_num_threads(t.num_threads)
-    set_seed(t.seed)
-    job = JOBS[recipe.task](recipe, run_dir, resume)  # reads and checks all data before any training
-    lengths = job.lengths
-    max_steps = t.max_steps or t.epochs * len(_batches(lengths, t.batch_size, t.seed, 0))
-    optimizer = torch.optim.Adam(job.model.parameters(), lr=t.learning_rate)
-    scheduler = get_constant_schedule_with_warmup(optimizer, int(t.warmup_ratio * max_steps))
-    model, optimizer, scheduler = accelerator.prepare(job.model, optimizer, scheduler)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "recipe.yaml").write_text(dump_generation_recipe(recipe), encoding="utf-8")
-    job.save_run_files(run_dir)
+class GeneratorTask:
+    """A generator as the training loop (``nlu.training.loop.fit``) trains it: batches of similar target length,
+    Adam with a constant rate after warm-up, the best epoch by dev BLEU (or the lowest loss)."""
 
-    state = TrainerState()
-    if resume:
-        checkpoint = list_checkpoints(run_dir)[-1]
-        try:
-            accelerator.load_state(str(checkpoint))
-            state = TrainerState.load(checkpoint / "trainer_state.json")
-        except Exception as err:  # torch, safetensors, pickle and json each raise their own error types
-            raise damaged_checkpoint(run_dir, checkpoint, err) from None
-        logger.info("resuming from %s (epoch %d, step %d)", checkpoint, state.epoch + 1, state.global_step)
-        write_metrics(run_dir, state.history)  # what the checkpoint knows; a later evaluation is repeated
+    def __init__(self, recipe: GenerationRecipe, run_dir: Path, resume: bool, accelerator: Accelerator):
+        self.recipe, self.accelerator = recipe, accelerator
+        self.job = JOBS[recipe.task](recipe, run_dir, resume)  # reads and checks all data before any training
+        self.model = self.job.model
 
-    def save_checkpoint() -> None:
-        final = run_dir / "checkpoints" / f"step-{state.global_step:07d}"
-        tmp = run_dir / "checkpoints" / f".step-{state.global_step:07d}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        accelerator.save_state(str(tmp))
-        state.train_seconds = training_time()
-        state.save(tmp / "trainer_state.json")
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-        prune_checkpoints(run_dir, t.keep_checkpoints)
+    def prepare(self) -> tuple[torch.optim.Optimizer, object, int]:
+        """Adam, a constant rate after ``warmup_ratio`` of the steps, everything handed to accelerate; the
+        optimizer steps of the run."""
+        t = self.recipe.training
+        max_steps = t.max_steps or t.epochs * len(_batches(self.job.lengths, t.batch_size, t.seed, 0))
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=t.learning_rate)
+        scheduler = get_constant_schedule_with_warmup(optimizer, int(t.warmup_ratio * max_steps))
+        self.model, optimizer, scheduler = self.accelerator.prepare(self.model, optimizer, scheduler)
+        return optimizer, scheduler, max_steps
 
-    def save_best(metrics: dict) -> None:
-        def write(folder: Path) -> None:
-            job.save(accelerator.unwrap_model(model), folder)
-            (folder / "training_info.json").write_text(
-                json.dumps(
-                    {"epoch": state.epoch + 1, "step": state.global_step, "metric": t.metric, "dev": metrics,
-                     "recipe": recipe.model_dump(mode="json")},
-                    indent=2,
-                ),
-                encoding="utf-8",
-            )  # fmt: skip
+    def save_run_files(self, run_dir: Path) -> None:
+        (run_dir / "recipe.yaml").write_text(dump_generation_recipe(self.recipe), encoding="utf-8")
+        self.job.save_run_files(run_dir)
 
-        write_dir_atomically(run_dir / "best", write)
+    def batches(self, epoch: int):
+        t, device = self.recipe.training, self.accelerator.device
+        for indices in _batches(self.job.lengths, t.batch_size, t.seed, epoch):
+            yield {
+                k: v.to(device) for k, v in self.job.collate([self.job.train_set[i] for i in indices]).items()
+            }
 
-    def evaluate_epoch() -> dict:
-        metrics: dict = {"epoch": state.epoch + 1, "step": state.global_step}
-        metrics["seconds"] = training_time()
-        metrics["train_loss"] = state.epoch_loss_sum / max(state.step_in_epoch, 1)
-        if job.dev_set:
-            metrics["dev_loss"] = _dev_loss(model, job.dev_set, t.batch_size, job.collate)
-            metrics.update(job.dev_scores(accelerator.unwrap_model(model)))
-            model.train()
-        return metrics
+    def loss(self, model: torch.nn.Module, batch: dict, step: int) -> torch.Tensor:
+        return model(**batch).loss
 
-    progress = Progress(
-        TextColumn("[bold]epoch {task.fields[epoch]}"),
-        BarColumn(),
-        TextColumn("step {task.completed}/{task.total}"),
-        TextColumn("loss {task.fields[loss]:.3f}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    started, seconds_before = time.perf_counter(), state.train_seconds
+    def evaluate(self, model: torch.nn.Module, record: dict) -> tuple[dict, float]:
+        """Dev loss and the task's dev scores (BLEU); BLEU picks the best epoch, else the lowest dev loss (the
+        training loss without dev data)."""
+        fields: dict = {}
+        if self.job.dev_set:
+            fields["dev_loss"] = _dev_loss(
+                model, self.job.dev_set, self.recipe.training.batch_size, self.job.collate
+            )
+            fields.update(self.job.dev_scores(self.accelerator.unwrap_model(model)))
+        if self.recipe.training.metric == "bleu" and "bleu" in fields:
+            return fields, fields["bleu"]
+        return fields, -fields.get("dev_loss", record["train_loss"])
 
-    def training_time() -> float:
-        """Training time so far, the time of the processes before a resume included."""
-        return seconds_before + time.perf_counter() - started
+    def save(self, folder: Path, state: TrainerState) -> None:
+        self.job.save(self.accelerator.unwrap_model(self.model), folder)
+        info = {
+            "epoch": state.epoch + 1,
+            "step": state.global_step,
+            "metric": self.recipe.training.metric,
+            "dev": state.history[-1],
+            "recipe": self.recipe.model_dump(mode="json"),
+        }
+        (folder / "training_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
-    model.train()
-    with progress:
-        task = progress.add_task("train", total=max_steps, completed=state.global_step, epoch=1, loss=0.0)
-        try:
-            while not state.finished and state.epoch < t.epochs:
-                progress.update(task, epoch=state.epoch + 1)
-                for step_in_epoch, indices in enumerate(_batches(lengths, t.batch_size, t.seed, state.epoch)):
-                    if step_in_epoch < state.step_in_epoch:
-                        continue  # trained on before the interruption
-                    batch = {
-                        k: v.to(accelerator.device)
-                        for k, v in job.collate([job.train_set[i] for i in indices]).items()
-                    }
-                    loss = model(**batch).loss
-                    accelerator.backward(loss)
-                    accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                    state.global_step += 1
-                    state.step_in_epoch = step_in_epoch + 1
-                    state.epoch_loss_sum += loss.item()
-                    progress.update(task, advance=1, loss=loss.item())
-                    if state.global_step % t.checkpoint_every == 0:
-                        save_checkpoint()
-                    if state.global_step >= max_steps:
-                        state.finished = True
-                        break
-                metrics = evaluate_epoch()
-                if t.metric == "bleu" and "bleu" in metrics:
-                    score = metrics["bleu"]
-                else:  # lower loss is better; without dev data the training loss is all there is
-                    score = -metrics.get("dev_loss", metrics["train_loss"])
-                improved = state.best_metric is None or score > state.best_metric
-                if improved:
-                    state.best_metric, state.best_epoch = score, state.epoch + 1
-                    state.epochs_without_improvement = 0
-                    save_best(metrics)
-                else:
-                    state.epochs_without_improvement += 1
-                metrics["best"] = improved
-                state.history.append(metrics)
-                write_metrics(run_dir, [metrics], append=True)
-                shown = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-                progress.console.print(f"epoch {state.epoch + 1}: {shown}" + (" (best)" if improved else ""))
-                state.epoch += 1
-                state.step_in_epoch, state.epoch_loss_sum = 0, 0.0
-                if (
-                    t.early_stopping_patience
-                    and state.epochs_without_improvement >= t.early_stopping_patience
-                ):
-                    state.finished = True
-                save_checkpoint()
-        except KeyboardInterrupt:
-            save_checkpoint()
-            raise InterruptedRun(
-                f"checkpoint written at step {state.global_step}; continue with "
-                f"`nlu train {run_dir / 'recipe.yaml'} --output {run_dir} --resume`"
-            ) from None
-    train_seconds = training_time()
-    best = state.history[state.best_epoch - 1] if state.best_epoch and state.history else {}
-    return TrainResult(run_dir, run_dir / "best", state.best_metric, best, train_seconds)
+    def finish(self, run_dir: Path, state: TrainerState) -> dict:
+        """The best epoch's record."""
+        return state.history[state.best_epoch - 1] if state.best_epoch and state.history else {}

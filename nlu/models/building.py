@@ -148,7 +148,7 @@ def apply_label_file(
             f"--labels: the {model.config.model_type} architecture has a fixed label set; only the zeroshot "
             "architecture takes new intents and slot types at prediction time"
         )
-    from nlu.models.zeroshot import load_label_file
+    from nlu.data.label_files import load_label_file
 
     intents, slot_types = load_label_file(path)
     try:

@@ -6,10 +6,13 @@ the number of demonstrations, and the pool they are retrieved from (the training
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from nlu.data.example import Example
 from nlu.errors import ModelError
+
+logger = logging.getLogger(__name__)
 
 PROMPT_FILE = "prompting.json"
 POOL_FILE = "pool.jsonl"
@@ -110,6 +113,64 @@ def load_prompt_parser(folder: str | Path, backend=None):
         shots=int(spec.get("shots", 0)),
         slot_types_by_intent=by_intent,
         calibrate=bool(spec.get("calibrate", False)),  # directories written before the option: as they were
+    )
+
+
+def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_main: bool) -> None:
+    """``model.architecture: prompting``: no training loop; ``best/`` is a prompt model directory, its pool the
+    training split, and with ``model.prompting.lora`` LoRA adapters fine-tuned on a few examples per intent."""
+    from nlu.data.label_files import load_label_file
+    from nlu.training.checkpoints import write_dir_atomically
+    from nlu.training.recipe import dump_recipe
+
+    section = recipe.model.prompting
+    intents, slot_types = load_label_file(section.labels)
+    missing = [i for i in labels.known_intents if i not in intents] + sorted(
+        labels.slot_types - set(slot_types)
+    )
+    if missing:
+        logger.warning(
+            "%s has no entry for %d training label(s), which the LLM will never predict: %s",
+            section.labels,
+            len(missing),
+            ", ".join(missing[:10]),
+        )
+    backend = section.backend.model_dump(exclude_none=True)
+
+    def write(folder: Path) -> None:
+        write_prompt_model(
+            folder,
+            backend,
+            intents,
+            slot_types,
+            section.shots,
+            train_examples,
+            section.slots_by_intent,
+            calibrate=section.calibrate,
+        )
+        if section.lora is not None:
+            from nlu.prompting import lora
+
+            few = lora.few_per_intent(train_examples, section.lora.examples_per_intent, recipe.training.seed)
+            pairs = lora.training_pairs(few, intents, slot_types)
+            losses = lora.train_lora(
+                build_backend(backend),
+                pairs,
+                folder / "lora",
+                rank=section.lora.rank,
+                alpha=section.lora.alpha,
+                epochs=section.lora.epochs,
+                learning_rate=section.lora.learning_rate,
+                seed=recipe.training.seed,
+            )
+            set_adapter(folder, "lora", {"examples": len(few), "pairs": len(pairs), "epoch_losses": losses})
+
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
+        write_dir_atomically(run_dir / "best", write)
+    logger.info(
+        "prompt model written to %s (%d demonstrations in the pool)", run_dir / "best", len(train_examples)
     )
 
 

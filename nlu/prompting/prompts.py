@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from nlu.data.bio import spans
 from nlu.data.example import Example
-from nlu.models.zeroshot.descriptions import humanize
+from nlu.data.label_files import humanize
 
 INTENT_INSTRUCTION = "Which option says what the user wants?"
 CHOICE_INSTRUCTION = "Which option says what the user wants? Answer with the option number."

@@ -19,7 +19,7 @@ from nlu.generation.kb_describe.features import EOS_ID, collate, encode_record
 from nlu.generation.kb_describe.modeling_kb_describe import _banned
 from nlu.generation.recipe import load_generation_recipe
 from nlu.generation.records import RecordText, Vocab, check_record, read_records
-from nlu.generation.training import train_generator
+from nlu.training.trainer import train as train_generator
 
 
 def test_features_copy_words_the_vocabulary_lacks():

@@ -11,7 +11,7 @@ from nlu.errors import DataError, RecordError
 from nlu.generation.dialogues import ITEM, read_catalogue, read_dialogues, reply_instances, template_words
 from nlu.generation.ntrd import NTRDConfig, NTRDForTemplateFilling
 from nlu.generation.respond import Recommender, evaluate_recommender
-from nlu.generation.training import train_generator
+from nlu.training.trainer import train as train_generator
 
 
 def test_both_layouts_read_and_same_speaker_turns_merge():

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from nlu.data.bio import is_valid_tag, slot_type
 from nlu.data.example import Example
+from nlu.data.label_files import load_label_file
 from nlu.data.registry import label_file
-from nlu.models.zeroshot.descriptions import load_label_file
 from nlu.prompting.parsing import parse_choice, parse_slots
 from nlu.prompting.prompts import (
     intent_choice_prompt,

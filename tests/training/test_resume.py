@@ -190,7 +190,7 @@ def test_a_crash_between_the_evaluation_and_the_checkpoint_logs_each_epoch_once(
 ):
     """The process dies after epoch 1's evaluation was logged but before its checkpoint: the resumed run
     repeats that evaluation, and metrics.jsonl must still hold each epoch once."""
-    import nlu.training.trainer as trainer
+    import nlu.training.loop as trainer
 
     recipe = write_recipe(
         tmp_path / "recipe.yaml",

@@ -7,8 +7,8 @@ classes are imported when first used, so that the declaration stays torch-free.
 
 from __future__ import annotations
 
+from nlu.data.label_files import humanize, label_text, load_label_file
 from nlu.models.registry import Architecture, lazy_attributes
-from nlu.models.zeroshot.descriptions import humanize, label_text, load_label_file
 from nlu.models.zeroshot.options import ZeroShotOptions
 
 ARCHITECTURE = Architecture(

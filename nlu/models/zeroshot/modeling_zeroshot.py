@@ -32,6 +32,7 @@ from torch import nn
 from transformers import AutoTokenizer, PreTrainedModel
 from transformers import initialization as init
 
+from nlu.data.label_files import label_text, load_label_file
 from nlu.data.labels import LabelVocab
 from nlu.decoding import MASKED
 from nlu.errors import ModelError
@@ -42,7 +43,6 @@ from nlu.models.zeroshot.configuration_zeroshot import (
     check_unseen_bonus,
     slot_types_of,
 )
-from nlu.models.zeroshot.descriptions import label_text, load_label_file
 from nlu.modules.decoding import joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import JointOutput

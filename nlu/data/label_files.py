@@ -1,4 +1,5 @@
-"""Label names and descriptions for the zero-shot model: names made readable, label texts, label files.
+"""Label files: names and one-line descriptions of intents and slot types, read by the zero-shot model and the
+prompting backend; and label names made readable (label texts).
 
 A label file is YAML with up to two sections, each a mapping from a label name to a one-line description::
 

@@ -1,0 +1,279 @@
+"""Training a joint intent/slot parser from its recipe: the :class:`~nlu.training.loop.Task` that
+:func:`nlu.training.loop.fit` trains, set up in the steps a recipe reads in (data, model, batches, optimizer).
+
+The run directory gets, besides the loop's files, ``intent_labels.txt``/``slot_labels.txt`` (the vocabularies
+of the training split), ``augmentation.json`` when the recipe augments the data, and ``report/``: the best
+model's evaluation on dev (report.md, metrics.json, plots).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+from nlu.data.example import Example
+from nlu.data.formats import read_examples
+from nlu.data.labels import LabelVocab
+from nlu.data.lexicon import Gazetteer
+from nlu.data.registry import data_root, has_split, load_split, resolve
+from nlu.errors import RecipeError
+from nlu.models import build_model
+from nlu.models.backbones import resolve_backbone
+from nlu.training.auxiliary import AuxiliaryTask, MultiTaskModel, pretrain_encoder
+from nlu.training.data import BucketBatchSampler, Collator, count_truncated, encode_examples, warn_truncated
+from nlu.training.loop import TrainerState
+from nlu.training.recipe import CodeSwitchSection, LexiconSection, Recipe, dump_recipe
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ParserData:
+    """A recipe's data, read and checked before any model is built."""
+
+    source_name: str  # for the dev report's title
+    train: list[Example]
+    dev: list[Example]
+    labels: LabelVocab
+    augmentation: dict | None = None
+
+
+def load_data(recipe: Recipe) -> ParserData:
+    """The train and dev splits (dev may be absent), intents renamed by ``data.intent_map``, the train split
+    sampled (``data.train_sample``) and augmented (``data.augment``), and the label vocabularies of the result."""
+    data, seed = recipe.data, recipe.training.seed
+    source = data.source()
+    train = load_split(source, data.train_split)
+    dev = load_split(source, data.dev_split) if data.dev_split and has_split(source, data.dev_split) else []
+    if data.intent_map:  # one label scheme for data sets that name the same intent differently
+        for ex in (*train, *dev):
+            ex.intent = data.intent_map.get(ex.intent, ex.intent)
+    if data.train_sample and data.train_sample < len(train):
+        # sampled before augmentation, so code-switched copies come from the sampled utterances only
+        train = random.Random(seed).sample(train, data.train_sample)
+    augmentation = None
+    if data.augment and data.augment.code_switch:
+        train, augmentation = code_switch(data.augment.code_switch, train, seed)
+    return ParserData(source.describe(), train, dev, LabelVocab.from_examples(train), augmentation)
+
+
+def code_switch(section: CodeSwitchSection, examples: list, default_seed: int) -> tuple[list, dict]:
+    """The train split with code-switched copies added, and the augmentation's report (coverage per language)."""
+    from nlu.data.augment.code_switch import CodeSwitcher, expand_languages, load_dictionaries
+
+    folder = Path(section.dictionaries).expanduser()
+    if not folder.is_dir():
+        folder = data_root() / section.dictionaries
+    languages = expand_languages(section.languages)
+    dictionaries = load_dictionaries(folder, languages, section.source_language)
+    seed = default_seed if section.seed is None else section.seed
+    switcher = CodeSwitcher(dictionaries, section.probability, section.copies, seed)
+    augmented = switcher.augment(examples)
+    report = {"dictionaries": str(folder), "languages": languages, "seed": seed} | switcher.report.to_dict()
+    logger.info(
+        "code-switching: %d utterances -> %d; dictionary coverage %s",
+        len(examples),
+        len(augmented),
+        ", ".join(f"{lang} {100 * c:.0f}%" for lang, c in switcher.report.coverage().items()),
+    )
+    return augmented, report
+
+
+def build_gazetteer(lexicon: LexiconSection, train_examples: list) -> Gazetteer:
+    """The recipe's phrase lists: from files, or the listed slot types' values in the train split."""
+    if lexicon.files:
+        return Gazetteer.from_files(lexicon.files)
+    return Gazetteer.from_examples(train_examples, lexicon.from_train or [])
+
+
+def load_auxiliary_tasks(sections: list, tokenizer, max_length: int) -> list[AuxiliaryTask]:
+    """Read and encode each auxiliary data set; its tag vocabulary comes from its own examples."""
+    tasks = []
+    for section in sections:
+        if section.file:
+            examples = read_examples(section.file, section.format)
+        else:
+            examples = load_split(resolve(section.dataset, format=section.format), section.split)
+        vocab = LabelVocab.from_examples(examples)
+        data = encode_examples(examples, tokenizer, vocab, max_length, what=f"auxiliary {section.name}")
+        tasks.append(AuxiliaryTask(section.name, section.weight, vocab.slots, data.with_format(None)))
+        logger.info(
+            "auxiliary task %s: %d utterances, %d tags", section.name, len(examples), len(vocab.slots)
+        )
+    return tasks
+
+
+def parameter_groups(model: torch.nn.Module, recipe: Recipe) -> list[dict]:
+    """AdamW's groups: no weight decay on biases and LayerNorm; heads (and CRF) may learn faster than the
+    encoder (``training.head_learning_rate``)."""
+    t = recipe.training
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        is_head = not name.startswith(("encoder.", "main.encoder."))  # main.: inside a MultiTaskModel
+        no_decay = param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+        groups.setdefault((is_head, no_decay), []).append(param)
+    return [
+        {
+            "params": params,
+            "lr": (t.head_learning_rate or t.learning_rate) if is_head else t.learning_rate,
+            "weight_decay": 0.0 if no_decay else t.weight_decay,
+        }
+        for (is_head, no_decay), params in sorted(groups.items())
+    ]
+
+
+class ParserTask:
+    """A joint parser as the loop trains it: the model (with auxiliary heads under the joint schedule), its
+    length-bucketed batches, the dev evaluation that picks the best model, and what ``best/`` holds."""
+
+    def __init__(self, recipe: Recipe, data: ParserData, accelerator: Accelerator, resume: bool):
+        self.recipe, self.data, self.accelerator = recipe, data, accelerator
+        m, t = recipe.model, recipe.training
+        self.tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(m.backbone))
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise RecipeError(
+                [f"model.backbone: {m.backbone!r} has no fast tokenizer; word alignment needs one"]
+            )
+        self.gazetteer = build_gazetteer(m.lexicon, data.train) if m.lexicon else None
+        self.main_model = build_model(
+            m.architecture,
+            backbone=m.backbone,
+            labels=data.labels,
+            lexicon_types=self.gazetteer.types if self.gazetteer else None,
+            **m.architecture_options(),
+        )
+        if m.freeze_embeddings:
+            self.main_model.encoder.get_input_embeddings().weight.requires_grad_(False)
+        self._batches(resume)
+        self.model = self.main_model
+        if self.auxiliary and t.auxiliary_schedule == "joint":
+            self.model = MultiTaskModel(self.main_model, self.auxiliary, m.classifier_dropout)
+
+    def _batches(self, resume: bool) -> None:
+        """The training split encoded and bucketed by length, the auxiliary tasks, and the intermediate
+        schedule's first stage (not again on resume: the checkpoint holds the encoder it trained)."""
+        m, t, train = self.recipe.model, self.recipe.training, self.data.train
+        train_set = encode_examples(
+            train, self.tokenizer, self.data.labels, m.max_length, gazetteer=self.gazetteer
+        )
+        if self.data.dev and self.accelerator.is_main_process:
+            truncated, longest = count_truncated(self.data.dev, self.tokenizer, m.max_length)
+            warn_truncated(truncated, len(self.data.dev), longest, m.max_length, "dev")
+        self.collator = Collator(self.tokenizer.pad_token_id or 0)
+        self.sampler = BucketBatchSampler(
+            [len(ids) for ids in train_set["input_ids"]], t.batch_size, seed=t.seed
+        )
+        self.loader = torch.utils.data.DataLoader(
+            train_set.with_format(None),
+            batch_sampler=self.sampler,
+            collate_fn=self.collator,
+            # A private generator: creating the iterator must not draw from the global RNG, or a resumed run's
+            # dropout masks would differ from the uninterrupted run's.
+            generator=torch.Generator().manual_seed(t.seed),
+        )
+        self.auxiliary = load_auxiliary_tasks(self.recipe.data.auxiliary or [], self.tokenizer, m.max_length)
+        if self.auxiliary and t.auxiliary_schedule == "intermediate" and not resume:
+            first_stage = MultiTaskModel(self.main_model, self.auxiliary, m.classifier_dropout)
+            lr = t.head_learning_rate or t.learning_rate
+            pretrain_encoder(
+                first_stage, self.auxiliary, self.collator, t.auxiliary_epochs, t.batch_size, lr, t.seed,
+                self.accelerator.device,
+            )  # fmt: skip
+
+    def prepare(self) -> tuple[torch.optim.Optimizer, object, int]:
+        """The optimizer and the linear warm-up/decay schedule over the whole run, everything handed to
+        accelerate, and the optimizer steps this process takes (``max_steps`` counts batches over all
+        processes: N processes take max_steps / N each)."""
+        t, accelerator = self.recipe.training, self.accelerator
+        total_steps = t.max_steps or t.epochs * len(self.loader)
+        optimizer = torch.optim.AdamW(parameter_groups(self.model, self.recipe))
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
+        self.model, optimizer, self.loader, scheduler = accelerator.prepare(
+            self.model, optimizer, self.loader, scheduler
+        )
+        if t.max_steps:
+            return optimizer, scheduler, math.ceil(total_steps / accelerator.num_processes)
+        return optimizer, scheduler, t.epochs * len(self.loader)
+
+    def save_run_files(self, run_dir: Path) -> None:
+        (run_dir / "recipe.yaml").write_text(dump_recipe(self.recipe), encoding="utf-8")
+        self.data.labels.save(run_dir)
+        if self.data.augmentation is not None:
+            (run_dir / "augmentation.json").write_text(
+                json.dumps(self.data.augmentation, indent=2), encoding="utf-8"
+            )
+
+    def batches(self, epoch: int):
+        # The prepared loader re-sets its sampler's epoch from a counter of its own each time it is iterated,
+        # and that counter restarts at 0 in a resumed run: set both, or a run resumed in epoch 2 replays epoch
+        # 1's batch order.
+        self.sampler.set_epoch(epoch)
+        self.loader.set_epoch(epoch)
+        return self.loader
+
+    def loss(self, model: torch.nn.Module, batch: dict, step: int) -> torch.Tensor:
+        t, device = self.recipe.training, self.accelerator.device
+        if self.auxiliary and t.auxiliary_schedule == "joint":
+            batch["auxiliary"] = {
+                task.name: {
+                    k: v.to(device) for k, v in task.batch(t.seed, step, t.batch_size, self.collator).items()
+                }
+                for task in self.auxiliary
+            }
+        return model(**batch).loss
+
+    def evaluate(self, model: torch.nn.Module, record: dict) -> tuple[dict, float | None]:
+        """The dev split's scores; ``training.metric`` of them picks the best model (none without dev)."""
+        from nlu.evaluation.evaluate import evaluate_parser
+        from nlu.inference import TorchParser
+
+        if not self.data.dev:
+            return {}, None
+        parser = TorchParser(self.main_model, self.tokenizer, gazetteer=self.gazetteer)
+        summary = evaluate_parser(parser, self.data.dev, bootstrap=0)[0].to_dict()["summary"]
+        return {"dev": summary}, summary[self.recipe.training.metric]
+
+    def save(self, folder: Path, state: TrainerState) -> None:
+        """The joint model only (auxiliary heads are scaffolding), its tokenizer, labels and gazetteer."""
+        self.main_model.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+        self.data.labels.save(folder)
+        if self.gazetteer is not None:
+            self.gazetteer.save(folder)
+        info = {
+            "epoch": state.epoch + 1,
+            "step": state.global_step,
+            "metric": self.recipe.training.metric,
+            "value": state.best_metric,
+            "num_processes": self.accelerator.num_processes,
+            "recipe": self.recipe.model_dump(mode="json"),
+        }
+        (folder / "training_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+    def finish(self, run_dir: Path, state: TrainerState) -> dict:
+        """The best model evaluated on dev, with a report in ``run_dir/report``; its summary."""
+        from nlu.evaluation.evaluate import evaluate_parser, write_evaluation
+        from nlu.inference import TorchParser
+
+        if not self.data.dev:
+            return {}
+        result, predictions = evaluate_parser(TorchParser.load(run_dir / "best"), self.data.dev)
+        write_evaluation(
+            result,
+            self.data.dev,
+            predictions,
+            run_dir / "report",
+            title=f"{self.data.source_name} / {self.recipe.data.dev_split} — best model of {run_dir}",
+            extra={"train_seconds": state.train_seconds, "best_epoch": state.best_epoch},
+        )
+        return result.to_dict()["summary"]
