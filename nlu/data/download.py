@@ -41,6 +41,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
@@ -66,6 +67,57 @@ def download(
 ) -> Path:
     """Download data set ``name`` as its card's ``download:`` header says; return the folder ``root / to``."""
     card = read_card(name)
+    plan = _plan(name, card)
+    root = Path(root) if root is not None else data_root()
+    target = root / plan.to
+    if not force and _present(target, plan.wanted, plan.urls, plan.archive is not None):
+        log.info("%s: already present in %s", name, target)
+        return target
+    unpinned = [f for f, h in plan.wanted.items() if h is None]
+    if unpinned and not allow_unpinned:
+        raise DataError(
+            f"{name}: no SHA-256 pinned in {card['card_path']} for {', '.join(unpinned)}, so the download cannot "
+            "be verified; pass allow_unpinned=True (the CLI's --allow-unpinned) to fetch it anyway and pin the "
+            "logged hash in the card"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".download-{name}-", dir=root))
+    try:
+        hashes = _fetch_all(name, card, plan, staging, target, progress, timeout)
+        source, moved = _unpacked(name, plan, staging, hashes, target)
+        for rel in moved:
+            dest = target / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source / rel, dest)
+        record = {
+            "name": name,
+            "urls": list(plan.urls.values()),
+            "sha256": hashes,
+            "files": moved,
+            "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (target / MANIFEST).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("%s: downloaded to %s", name, target)
+    return target
+
+
+@dataclass
+class _Plan:
+    """What a card's ``download:`` header asks for: the folder under the data root, each file with its pinned
+    SHA-256 (None: not pinned) and URL, how the finished layout reads in messages, and the archive kind
+    (None: plain files)."""
+
+    spec: dict
+    to: PurePosixPath
+    wanted: dict[str, str | None]
+    urls: dict[str, str]
+    layout: str
+    archive: str | None
+
+
+def _plan(name: str, card: dict) -> _Plan:
     spec = card.get("download")
     if not spec:
         raise DataError(
@@ -77,8 +129,6 @@ def download(
     if not isinstance(spec, dict):
         raise DataError(f"{where}: expected a mapping with base_url/files or url/archive")
     to = _relative(spec.get("to"), f"{where}.to")
-    root = Path(root) if root is not None else data_root()
-    target = root / to
     if "files" in spec:
         base = str(spec.get("base_url") or "")
         files = spec["files"]
@@ -88,84 +138,62 @@ def download(
             str(_relative(f, f"{where}.files")): _sha(h, f"{where}.files.{f}") for f, h in files.items()
         }
         urls = {f: base.rstrip("/") + "/" + urllib.parse.quote(f) for f in wanted}
-        layout = ", ".join(f"{to}/{f}" for f in wanted)
-        archive = None
-    elif "url" in spec:
+        return _Plan(spec, to, wanted, urls, ", ".join(f"{to}/{f}" for f in wanted), None)
+    if "url" in spec:
         archive = spec.get("archive")
         if archive not in ARCHIVES:
             raise DataError(f"{where}.archive: expected one of {', '.join(ARCHIVES)}, got {archive!r}")
         url = str(spec["url"])
         fname = PurePosixPath(urllib.parse.urlparse(url).path).name or f"archive.{archive}"
         wanted = {fname: _sha(spec.get("sha256"), f"{where}.sha256")}
-        urls = {fname: url}
-        layout = f"{to}/ holding the unpacked contents of {url}"
-    else:
-        raise DataError(f"{where}: expected either base_url and files, or url and archive")
+        return _Plan(spec, to, wanted, {fname: url}, f"{to}/ holding the unpacked contents of {url}", archive)
+    raise DataError(f"{where}: expected either base_url and files, or url and archive")
 
-    if not force and _present(target, wanted, urls, archive is not None):
-        log.info("%s: already present in %s", name, target)
-        return target
-    unpinned = [f for f, h in wanted.items() if h is None]
-    if unpinned and not allow_unpinned:
-        raise DataError(
-            f"{name}: no SHA-256 pinned in {card['card_path']} for {', '.join(unpinned)}, so the download cannot "
-            "be verified; pass allow_unpinned=True (the CLI's --allow-unpinned) to fetch it anyway and pin the "
-            "logged hash in the card"
-        )
 
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".download-{name}-", dir=root))
-    try:
-        hashes: dict[str, str] = {}
-        for fname, url in urls.items():
-            dest = staging / "fetched" / fname
-            actual = _fetch(url, dest, fname, progress, timeout, layout)
-            expected = wanted[fname]
-            if expected is None:
-                log.warning(
-                    "%s: %s has no pinned SHA-256; the downloaded file's is %s: add it to %s to pin it",
-                    name,
-                    url,
-                    actual,
-                    card["card_path"],
-                )
-            elif actual != expected:
-                raise DataError(
-                    f"{name}: {fname}: SHA-256 mismatch: expected {expected}, actual {actual}; the file at {url} "
-                    f"has changed or the transfer was corrupted; nothing was written to {target}"
-                )
-            hashes[fname] = actual
-        if archive is None:
-            moved = hashes
-            source = staging / "fetched"
-        else:
-            source = staging / "unpacked"
-            fname, url = next(iter(urls.items()))
-            _unpack(staging / "fetched" / fname, archive, source, url)
-            moved = {p.relative_to(source).as_posix(): _hash_file(p) for p in _walk(source)}
-            # Where a publisher pins no archive checksum, the card can still pin files inside it.
-            for rel, expected in (spec.get("sha256_of_files") or {}).items():
-                if moved.get(rel) not in (None, expected):
-                    raise DataError(
-                        f"{name}: {rel} in {url}: SHA-256 mismatch: expected {expected}, actual {moved[rel]}; "
-                        f"nothing was written to {target}"
-                    )
-        for rel in moved:
-            dest = target / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source / rel, dest)
-        record = {
-            "name": name,
-            "urls": list(urls.values()),
-            "sha256": hashes,
-            "files": moved,
-            "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        (target / MANIFEST).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    log.info("%s: downloaded to %s", name, target)
-    return target
+def _fetch_all(
+    name, card, plan: _Plan, staging: Path, target: Path, progress, timeout: float
+) -> dict[str, str]:
+    """Fetch every file into ``staging/fetched``, each checked against its pinned SHA-256; their hashes."""
+    hashes: dict[str, str] = {}
+    for fname, url in plan.urls.items():
+        actual = _fetch(url, staging / "fetched" / fname, fname, progress, timeout, plan.layout)
+        expected = plan.wanted[fname]
+        if expected is None:
+            log.warning(
+                "%s: %s has no pinned SHA-256; the downloaded file's is %s: add it to %s to pin it",
+                name,
+                url,
+                actual,
+                card["card_path"],
+            )
+        elif actual != expected:
+            raise DataError(
+                f"{name}: {fname}: SHA-256 mismatch: expected {expected}, actual {actual}; the file at {url} "
+                f"has changed or the transfer was corrupted; nothing was written to {target}"
+            )
+        hashes[fname] = actual
+    return hashes
+
+
+def _unpacked(
+    name: str, plan: _Plan, staging: Path, hashes: dict, target: Path
+) -> tuple[Path, dict[str, str]]:
+    """The folder the files to move into place are in, and each one's path and SHA-256: the fetched files, or
+    an archive's contents (checked against the files the card pins inside it)."""
+    if plan.archive is None:
+        return staging / "fetched", hashes
+    source = staging / "unpacked"
+    fname, url = next(iter(plan.urls.items()))
+    _unpack(staging / "fetched" / fname, plan.archive, source, url)
+    moved = {p.relative_to(source).as_posix(): _hash_file(p) for p in _walk(source)}
+    # Where a publisher pins no archive checksum, the card can still pin files inside it.
+    for rel, expected in (plan.spec.get("sha256_of_files") or {}).items():
+        if moved.get(rel) not in (None, expected):
+            raise DataError(
+                f"{name}: {rel} in {url}: SHA-256 mismatch: expected {expected}, actual {moved[rel]}; "
+                f"nothing was written to {target}"
+            )
+    return source, moved
 
 
 def _relative(value: object, where: str) -> PurePosixPath:

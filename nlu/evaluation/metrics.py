@@ -166,22 +166,7 @@ def evaluate_predictions(
 
     Raises ``ValueError`` when the lists differ in length, are empty, or an example's tag counts differ.
     """
-    if len(gold) != len(pred):
-        raise ValueError(
-            f"got {len(gold)} gold examples but {len(pred)} predictions; pass one prediction per example, "
-            "in the same order"
-        )
-    if not gold:
-        raise ValueError("nothing to evaluate: the gold example list is empty")
-    if bootstrap < 0:
-        raise ValueError(f"bootstrap must be >= 0 resamples, got {bootstrap}")
-    for g, p in zip(gold, pred, strict=True):
-        if len(p.tags) != len(g.tags):
-            raise ValueError(
-                f"example {g.id!r}: the prediction has {len(p.tags)} word-level tags but the gold example "
-                f"has {len(g.tags)}; predictions must be mapped back to the gold words before evaluation"
-            )
-
+    _check_aligned(gold, pred, bootstrap)
     n = len(gold)
     intent_ok = np.array([p.intent == g.intent for g, p in zip(gold, pred, strict=True)], dtype=bool)
     exact_ok = np.array([is_exact_match(g, p) for g, p in zip(gold, pred, strict=True)], dtype=bool)
@@ -237,6 +222,25 @@ def evaluate_predictions(
         unseen_slot_types=unseen_slot_types,
         unseen_impact=unseen_impact,
     )
+
+
+def _check_aligned(gold: list[Example], pred: list[Prediction], bootstrap: int) -> None:
+    """Raise ``ValueError`` unless there is one prediction per gold example, with as many tags as its words."""
+    if len(gold) != len(pred):
+        raise ValueError(
+            f"got {len(gold)} gold examples but {len(pred)} predictions; pass one prediction per example, "
+            "in the same order"
+        )
+    if not gold:
+        raise ValueError("nothing to evaluate: the gold example list is empty")
+    if bootstrap < 0:
+        raise ValueError(f"bootstrap must be >= 0 resamples, got {bootstrap}")
+    for g, p in zip(gold, pred, strict=True):
+        if len(p.tags) != len(g.tags):
+            raise ValueError(
+                f"example {g.id!r}: the prediction has {len(p.tags)} word-level tags but the gold example "
+                f"has {len(g.tags)}; predictions must be mapped back to the gold words before evaluation"
+            )
 
 
 def _binomial_se(p: float, n: int) -> float:

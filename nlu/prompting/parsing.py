@@ -133,83 +133,95 @@ def parse_slots(reply: str | None, words: list[str], slot_types: Sequence[str]) 
     a span of the utterance is dropped as hallucinated. A value list such as ``boston, denver`` that is not itself
     a span is read as separate values.
     """
-    tags = ["O"] * len(words)
-    result = SlotParse(tags=tags)
+    reader = _SlotReader(words, slot_types)
     if reply is None:
-        result.failed = True
-        return result
-    known: dict[str, str] = {}
-    ambiguous: set[str] = set()
-    for name in slot_types:
-        key = _label_key(name)
-        if key in known and known[key] != name:
-            ambiguous.add(key)
-        known[key] = name
-    exact = set(slot_types)
-    matcher = _Matcher(words)
-    taken = [False] * len(words)
-    parsed_any = said_none = False
+        reader.result.failed = True
+        return reader.result
+    for line in reply.splitlines():
+        for piece in _split_pairs(line, reader.unambiguous()):
+            reader.read(piece)
+    reader.result.failed = not reader.parsed_any and not reader.said_none
+    return reader.result
 
-    def resolve(name: str) -> str | None:
-        if name in exact:
+
+class _SlotReader:
+    """The state of reading one reply: the tags so far, the words taken, and what the reply said."""
+
+    def __init__(self, words: list[str], slot_types: Sequence[str]):
+        self.tags = ["O"] * len(words)
+        self.result = SlotParse(tags=self.tags)
+        self.known: dict[str, str] = {}
+        self.ambiguous: set[str] = set()
+        for name in slot_types:
+            key = _label_key(name)
+            if key in self.known and self.known[key] != name:
+                self.ambiguous.add(key)
+            self.known[key] = name
+        self.exact = set(slot_types)
+        self.matcher = _Matcher(words)
+        self.taken = [False] * len(words)
+        self.parsed_any = self.said_none = False
+
+    def unambiguous(self) -> dict[str, str]:
+        return {k: v for k, v in self.known.items() if k not in self.ambiguous}
+
+    def resolve(self, name: str) -> str | None:
+        """The slot type a name in the reply stands for, or None."""
+        if name in self.exact:
             return name
         key = _label_key(name)
-        return known[key] if key in known and key not in ambiguous else None
+        return self.known[key] if key in self.known and key not in self.ambiguous else None
 
-    def propose(slot: str, value: str) -> None:
-        for part in _value_parts(value, matcher):
+    def propose(self, slot: str, value: str) -> None:
+        """Tag the leftmost free occurrence of each part of ``value``; count what could not be placed."""
+        result = self.result
+        for part in _value_parts(value, self.matcher):
             result.proposed += 1
-            occurrences = matcher.occurrences(part)
+            occurrences = self.matcher.occurrences(part)
             if not occurrences:
                 result.hallucinated += 1
                 continue
-            free = [(a, b) for a, b in occurrences if not any(taken[a:b])]
+            free = [(a, b) for a, b in occurrences if not any(self.taken[a:b])]
             if not free:
                 result.overlapping += 1
                 continue
             first, last = free[0]
             for i in range(first, last):
-                taken[i] = True
-                tags[i] = ("B-" if i == first else "I-") + slot
+                self.taken[i] = True
+                self.tags[i] = ("B-" if i == first else "I-") + slot
             result.kept += 1
             result.spans.append((slot, first, last))
 
-    def read(piece: str, depth: int = 0) -> None:
-        nonlocal parsed_any, said_none
+    def read(self, piece: str, depth: int = 0) -> None:
+        """One ``name: value`` piece of a line: a slot, "none", a prompt field to read into, or prose."""
         piece = _BULLET.sub("", piece).strip().strip("*_`{}[]").strip()
         if not piece:
             return
         if _is_none(piece):
-            said_none = True
+            self.said_none = True
             return
         parts = _SEPARATOR.split(piece, maxsplit=1)
         if len(parts) != 2:
             return  # prose
         raw_name, raw_value = parts[0].strip().strip("*_`\"'").strip(), _strip_value(parts[1].strip("*_`"))
-        slot = resolve(raw_name)
+        slot = self.resolve(raw_name)
         if slot is None and _label_key(raw_name) in _PROMPT_FIELDS:
             if depth < 2 and raw_value:
-                read(raw_value, depth + 1)  # "Slots: artist: madonna" or "Slots: none"
+                self.read(raw_value, depth + 1)  # "Slots: artist: madonna" or "Slots: none"
             return
         if not raw_value:
             return  # a heading such as "Here are the slots:"
         if slot is None:
             if len(raw_name.split()) > _MAX_LABEL_WORDS or not _label_key(raw_name):
                 return  # prose with a colon in it
-            parsed_any = True
+            self.parsed_any = True
             if not _is_none(raw_value):
-                result.proposed += 1
-                result.unknown_type += 1
+                self.result.proposed += 1
+                self.result.unknown_type += 1
             return
-        parsed_any = True
+        self.parsed_any = True
         if not _is_none(raw_value):
-            propose(slot, raw_value)
-
-    for line in reply.splitlines():
-        for piece in _split_pairs(line, {k: v for k, v in known.items() if k not in ambiguous}):
-            read(piece)
-    result.failed = not parsed_any and not said_none
-    return result
+            self.propose(slot, raw_value)
 
 
 def _value_parts(value: str, matcher: _Matcher) -> list[str]:

@@ -31,6 +31,7 @@ import asyncio
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -169,6 +170,82 @@ def model_info(parser: Parser) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class ServerSettings:
+    """The limits a server holds every request to (see :func:`create_app`)."""
+
+    max_body: int = DEFAULT_MAX_BODY
+    max_batch: int = DEFAULT_MAX_BATCH
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+
+
+async def _parse(request: Request) -> Response:
+    parser, settings = request.app.state.parser, request.app.state.settings
+    payload = await _read_object(request, settings.max_body, PARSE_EXAMPLE, settings.body_timeout)
+    if "text" not in payload:
+        raise HTTPException(400, f'missing "text"; send {PARSE_EXAMPLE}')
+    text = _checked_text(payload["text"], '"text"', PARSE_EXAMPLE)
+    message_id = payload.get("message_id")  # Rasa's optional field, returned as given
+    if message_id is not None and (isinstance(message_id, bool) or not isinstance(message_id, (str, int))):
+        raise HTTPException(400, f'"message_id" must be a string, got a JSON {_json_type(message_id)}')
+    result = (await run_in_threadpool(parser.parse, text)).to_dict()
+    if message_id is not None:
+        result["message_id"] = message_id
+    return JSONResponse(result)
+
+
+async def _parse_batch(request: Request) -> Response:
+    parser, settings = request.app.state.parser, request.app.state.settings
+    payload = await _read_object(request, settings.max_body, BATCH_EXAMPLE, settings.body_timeout)
+    if "texts" not in payload:
+        raise HTTPException(400, f'missing "texts"; send {BATCH_EXAMPLE}')
+    texts = payload["texts"]
+    if not isinstance(texts, list):
+        raise HTTPException(400, f'"texts" must be an array of strings, got a JSON {_json_type(texts)}')
+    if len(texts) > settings.max_batch:
+        raise HTTPException(
+            413,
+            f"{len(texts)} texts in one batch; this server takes at most {settings.max_batch}: split the batch",
+        )
+    texts = [_checked_text(t, f'"texts"[{i}]', BATCH_EXAMPLE) for i, t in enumerate(texts)]
+    predictions = await run_in_threadpool(parser.parse_batch, texts)
+    return JSONResponse({"predictions": [p.to_dict() for p in predictions]})
+
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _version(request: Request) -> Response:
+    return JSONResponse(request.app.state.info)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = exc.detail
+    if exc.status_code == 404:
+        message = f"no endpoint {request.url.path}; this server has {ENDPOINTS}"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Reached only by a bug: the exception and its traceback go to the log, not to the client.
+    logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "internal server error; the server log has the details"}, status_code=500)
+
+
+ROUTES = [
+    Route("/parse", _parse, methods=["POST"]),
+    Route("/model/parse", _parse, methods=["POST"]),
+    Route("/parse/batch", _parse_batch, methods=["POST"]),
+    Route("/health", _health, methods=["GET"]),
+    Route("/version", _version, methods=["GET"]),
+]
+
+
 def create_app(
     artifact_dir: str | Path | None = None,
     threads: int = 1,
@@ -190,71 +267,10 @@ def create_app(
         if artifact_dir is None:
             raise ArtifactError("create_app needs an artifact directory (or a loaded parser)")
         parser = Parser.load(artifact_dir, num_threads=threads)
-    info = model_info(parser) | {"limits": {"max_body_bytes": max_body, "max_batch": max_batch}}
-
-    async def parse(request: Request) -> Response:
-        payload = await _read_object(request, max_body, PARSE_EXAMPLE, body_timeout)
-        if "text" not in payload:
-            raise HTTPException(400, f'missing "text"; send {PARSE_EXAMPLE}')
-        text = _checked_text(payload["text"], '"text"', PARSE_EXAMPLE)
-        message_id = payload.get("message_id")  # Rasa's optional field, returned as given
-        if message_id is not None and (
-            isinstance(message_id, bool) or not isinstance(message_id, (str, int))
-        ):
-            raise HTTPException(400, f'"message_id" must be a string, got a JSON {_json_type(message_id)}')
-        result = (await run_in_threadpool(parser.parse, text)).to_dict()
-        if message_id is not None:
-            result["message_id"] = message_id
-        return JSONResponse(result)
-
-    async def parse_batch(request: Request) -> Response:
-        payload = await _read_object(request, max_body, BATCH_EXAMPLE, body_timeout)
-        if "texts" not in payload:
-            raise HTTPException(400, f'missing "texts"; send {BATCH_EXAMPLE}')
-        texts = payload["texts"]
-        if not isinstance(texts, list):
-            raise HTTPException(400, f'"texts" must be an array of strings, got a JSON {_json_type(texts)}')
-        if len(texts) > max_batch:
-            raise HTTPException(
-                413,
-                f"{len(texts)} texts in one batch; this server takes at most {max_batch}: split the batch",
-            )
-        texts = [_checked_text(t, f'"texts"[{i}]', BATCH_EXAMPLE) for i, t in enumerate(texts)]
-        predictions = await run_in_threadpool(parser.parse_batch, texts)
-        return JSONResponse({"predictions": [p.to_dict() for p in predictions]})
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def version(request: Request) -> Response:
-        return JSONResponse(info)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        message = exc.detail
-        if exc.status_code == 404:
-            message = f"no endpoint {request.url.path}; this server has {ENDPOINTS}"
-        elif exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
-            message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        # Reached only by a bug: the exception and its traceback go to the log, not to the client.
-        logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(
-            {"error": "internal server error; the server log has the details"}, status_code=500
-        )
-
-    routes = [
-        Route("/parse", parse, methods=["POST"]),
-        Route("/model/parse", parse, methods=["POST"]),
-        Route("/parse/batch", parse_batch, methods=["POST"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/version", version, methods=["GET"]),
-    ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error})
+    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.state.parser = parser
+    app.state.settings = ServerSettings(max_body, max_batch, body_timeout)
+    app.state.info = model_info(parser) | {"limits": {"max_body_bytes": max_body, "max_batch": max_batch}}
     return app
 
 

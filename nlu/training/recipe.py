@@ -363,3 +363,17 @@ def _require_file(path: str) -> None:
 
 def dump_recipe(recipe: Recipe) -> str:
     return yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False)
+
+
+def check_recipe(path: str | Path, overrides: list[str] | None = None) -> list[str]:
+    """Every problem of a recipe file, parser's or generator's (``task`` key), as ``nlu validate`` reports them:
+    the schema's, then the data's (:func:`data_problems`); an empty list when it is ready to train."""
+    from nlu.generation import recipe as generation
+
+    generator = generation.recipe_task(path) is not None
+    try:
+        if generator:
+            return generation.data_problems(generation.load_generation_recipe(path, overrides), path)
+        return data_problems(load_recipe(path, overrides), path)
+    except RecipeError as err:
+        return err.problems

@@ -35,3 +35,18 @@ def test_runtime_needs_no_torch(tiny_artifact, tiny_mixed_model_dir):
         assert [(e["entity"], e["start"], e["end"]) for e in output["entities"]] == [
             (e.entity, e.start, e.end) for e in prediction.entities
         ]
+
+
+def test_the_light_modules_import_no_torch():
+    """The runtime, the parser interface and decoding, the prompts, the recipe schema and the registry are
+    what a torch-free install (or `nlu validate`) imports: none of them may pull torch or transformers in."""
+    code = (
+        "import sys\n"
+        "import nlu.runtime, nlu.parser, nlu.decoding, nlu.prediction, nlu.prompting.prompts\n"
+        "import nlu.model_dirs, nlu.models, nlu.models.registry, nlu.training.recipe, nlu.data.label_files\n"
+        "nlu.models.registry.architectures()\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'accelerate') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

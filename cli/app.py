@@ -1,0 +1,89 @@
+"""The ``nlu`` typer application, its command groups and the options several commands share. Each command lives
+in the module of its group (``train``, ``parse``, ``deploy``, ``data``, ``generate``); ``nlu.cli.main`` puts them
+together and turns library errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from nlu.errors import NLUError
+
+app = typer.Typer(
+    name="nlu",
+    help="Intent detection and slot filling: train, evaluate, predict.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Inspect data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+generate_app = typer.Typer(
+    help="Generate text: replies from templates, descriptions of records.", no_args_is_help=True
+)
+app.add_typer(generate_app, name="generate")
+
+SetOption = typer.Option(
+    None, "--set", help="Override a recipe key: --set training.epochs=3 (repeatable).", show_default=False
+)
+# zero-shot models, with --labels: calibrated stacking for the labels training never saw
+IntentBonusOption = typer.Option(
+    None,
+    "--unseen-intent-bonus",
+    min=0.0,
+    max=2.0,
+    help="With --labels: the cosine added to intents the model never saw in training (default: the model's, "
+    "0 unless its recipe said otherwise).",
+)
+SlotBonusOption = typer.Option(
+    None,
+    "--unseen-slot-bonus",
+    min=0.0,
+    max=2.0,
+    help="With --labels: the cosine added to slot types the model never saw in training (default: the model's).",
+)
+
+# Line breaks to str.splitlines and to some JSON-lines readers, though JSON allows them raw: escaped, so that
+# one object is always one line of output.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def echo_json(obj: dict) -> None:
+    """One JSON object on one line of stdout."""
+    typer.echo(json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKS))
+
+
+def json_option(name: str, text: str) -> dict:
+    """The JSON object an option holds, or an error naming the option."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise NLUError(f"{name}: not valid JSON ({err.msg} at character {err.pos})") from None
+    if not isinstance(value, dict):
+        raise NLUError(f"{name}: expected a JSON object")
+    return value
+
+
+def open_parser(
+    model_dir: Path,
+    batch_size: int = 64,
+    labels: Path | None = None,
+    bonuses: tuple[float | None, float | None] = (None, None),
+):
+    """``nlu.parser.load_parser`` with the command line's options."""
+    from nlu.parser import load_parser
+
+    if bonuses != (None, None) and labels is None:
+        raise NLUError(
+            "--unseen-intent-bonus/--unseen-slot-bonus apply to a new label set: give --labels FILE too"
+        )
+    intent_bonus, slot_bonus = bonuses
+    return load_parser(
+        model_dir,
+        batch_size=batch_size,
+        labels=labels,
+        unseen_intent_bonus=intent_bonus,
+        unseen_slot_bonus=slot_bonus,
+    )

@@ -1,0 +1,90 @@
+"""``nlu export`` and ``nlu serve``: an ONNX artifact for the torch-free runtime, and the HTTP server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nlu.cli.app import IntentBonusOption, SlotBonusOption, app
+
+
+@app.command()
+def export(
+    model_dir: Path = typer.Argument(..., help="A trained model directory, e.g. runs/atis/best."),
+    out_dir: Path = typer.Argument(..., help="The artifact directory to write."),
+    quantize: str = typer.Option("none", "--quantize", help="none or int8 (dynamic, per-channel)."),
+    optimize: bool = typer.Option(True, "--optimize/--no-optimize", help="onnxruntime transformer fusions."),
+    data: str | None = typer.Option(None, "--data", "-d", help="Check (and score) on this data set's split."),
+    split: str = typer.Option("dev", "--split", help="The split --data uses."),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="Zero-shot models: export with this YAML label set (intents, slot types)."
+    ),
+    intent_bonus: float | None = IntentBonusOption,
+    slot_bonus: float | None = SlotBonusOption,
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace OUT_DIR even if it is a file or a folder that is not an artifact."
+    ),
+) -> None:
+    """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch.
+
+    OUT_DIR may be new, empty, or an artifact from an earlier export (replaced); anything else needs
+    --overwrite, and the directory holding the model is never replaced."""
+    from nlu.export import export_model
+
+    report = export_model(
+        model_dir,
+        out_dir,
+        quantize=quantize,
+        optimize=optimize,
+        data=data,
+        split=split,
+        labels=labels,
+        unseen_intent_bonus=intent_bonus,
+        unseen_slot_bonus=slot_bonus,
+        overwrite=overwrite,
+    )
+    parity = report["parity"]
+    typer.echo(
+        f"wrote {out_dir} ({report['model_bytes'] / 1e6:.1f} MB, quantization {quantize}); checked on "
+        f"{parity['utterances']} utterances ({report['check_data']}): max |logit diff| "
+        f"{parity['max_abs_logit_difference']:.2e}, intent agreement {parity['intent_agreement']:.4f}, "
+        f"slot tag agreement {parity['slot_tag_agreement']:.4f}"
+    )
+    for name, scores in report.get("scores", {}).items():
+        typer.echo(
+            f"  {name:5s} intent accuracy {scores['intent_accuracy']:.4f}  slot F1 {scores['slot_f1']:.4f}  "
+            f"exact match {scores['exact_match']:.4f}"
+        )
+
+
+@app.command()
+def serve(
+    artifact_dir: Path = typer.Argument(..., help="An artifact directory written by nlu export."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(5005, "--port", min=0, max=65535, help="TCP port (0: any free port)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    threads: int = typer.Option(1, "--threads", min=1, help="onnxruntime threads per worker."),
+    max_body: int = typer.Option(
+        64 * 1024, "--max-body", min=1, help="Largest request body in bytes (413 above)."
+    ),
+    max_batch: int = typer.Option(64, "--max-batch", min=1, help="Most texts in one /parse/batch request."),
+    body_timeout: float = typer.Option(
+        10.0, "--body-timeout", min=0.001, help="Seconds for a request body to arrive whole (408 after)."
+    ),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),
+) -> None:
+    """Serve an exported model over HTTP: POST /parse, /model/parse (Rasa), /parse/batch; GET /health, /version."""
+    from nlu.serve import run_server
+
+    run_server(
+        artifact_dir,
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        max_body=max_body,
+        max_batch=max_batch,
+        access_log=access_log,
+        body_timeout=body_timeout,
+    )
