@@ -17,7 +17,7 @@ import string
 import sys
 
 from nlu.prediction import Prediction
-from nlu.runtime import ArtifactError, Parser
+from nlu.runtime import ArtifactError, OnnxParser
 
 RESPONSES: dict[str, list[str]] = {
     "turn_on_device": ["Turning on the {device} in the {room}.", "Turning on the {device}."],
@@ -61,7 +61,7 @@ def main() -> int:
     args.add_argument("--min-confidence", type=float, default=0.0, help="ask again below this confidence")
     options = args.parse_args()
     try:
-        parser = Parser.load(options.artifact)
+        parser = OnnxParser.load(options.artifact)
     except ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
