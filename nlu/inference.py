@@ -42,6 +42,7 @@ class TorchParser(LogitsParser):
         self.intent_labels: list[str] = list(model.config.intent_labels)
         self.slot_labels: list[str] = list(model.config.slot_labels)
         self.max_length: int = int(model.config.max_seq_length)
+        self.word_split: str = model.config.word_split
         self.crf = slot_decoder(decoding_of(model))
         # the fast tokenizer's own backend, truncating as the model does: the runtime's tokenizer.json
         self._backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from nlu.data.alignment import first_subtoken_mask, offsets_for_tokens, split_words
+from nlu.data.alignment import WORD_SPLIT_RULE, first_subtoken_mask, offsets_for_tokens, split_words
 from nlu.data.example import Example
 from nlu.data.lexicon import Gazetteer, extra_inputs
 from nlu.decoding import decode
@@ -35,8 +35,8 @@ Item = tuple[str, list[str], list[tuple[int, int]]]
 
 @runtime_checkable
 class Parser(Protocol):
-    """What a model parses with: raw text (split into words by the ``ws_punct_v1`` rule) or pre-tokenised
-    words, one :class:`Prediction` per utterance, in input order."""
+    """What a model parses with: raw text (split into words by the model's rule, ``nlu.data.alignment``) or
+    pre-tokenised words, one :class:`Prediction` per utterance, in input order."""
 
     intent_labels: list[str]  # index 0 is UNK, never predicted
     slot_labels: list[str]  # BIO tags; index 0 is UNK
@@ -56,14 +56,15 @@ class Parser(Protocol):
         ...
 
 
-def items_from_texts(texts: str | Sequence[str]) -> list[Item]:
-    """Raw text split into words by the ``ws_punct_v1`` rule. A single string is one utterance: a parser's
-    batch verb given ``"book a flight"`` parses one utterance, not thirteen one-character ones."""
+def items_from_texts(texts: str | Sequence[str], rule: str = WORD_SPLIT_RULE) -> list[Item]:
+    """Raw text split into words by the model's word splitting ``rule`` (``nlu.data.alignment``). A single string
+    is one utterance: a parser's batch verb given ``"book a flight"`` parses one utterance, not thirteen
+    one-character ones."""
     if isinstance(texts, str):
         texts = [texts]
     items = []
     for text in texts:
-        words = split_words(text)
+        words = split_words(text, rule)
         items.append((text, [w for w, _, _ in words], [(s, e) for _, s, e in words]))
     return items
 
@@ -110,6 +111,7 @@ class BatchParser:
     intent_labels: list[str]
     slot_labels: list[str]
     batch_size: int = 32
+    word_split: str = WORD_SPLIT_RULE  # how raw text is split into words (the model's rule)
 
     def parse(self, text: str) -> Prediction:
         """One raw utterance -> its prediction."""
@@ -118,7 +120,8 @@ class BatchParser:
     def parse_batch(self, texts: str | Sequence[str], batch_size: int | None = None) -> list[Prediction]:
         """Raw utterances -> predictions in input order; a single string is one utterance. ``batch_size``:
         utterances per model call (default: the parser's)."""
-        return predict_in_batches(items_from_texts(texts), batch_size or self.batch_size, self._parse_items)
+        items = items_from_texts(texts, self.word_split)
+        return predict_in_batches(items, batch_size or self.batch_size, self._parse_items)
 
     def parse_words(
         self, words_batch: Sequence[Sequence[str]], batch_size: int | None = None

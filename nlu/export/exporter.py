@@ -23,7 +23,6 @@ import numpy as np
 import torch
 
 from nlu import __version__
-from nlu.data.alignment import WORD_SPLIT_RULE
 from nlu.data.example import Example
 from nlu.data.lexicon import LEXICON_FILE
 from nlu.errors import ExportError
@@ -409,7 +408,7 @@ def _write_manifest(
         "inputs": config.inputs(model),
         "outputs": list(config.outputs),
         "max_seq_length": model.config.max_seq_length,
-        "word_split": WORD_SPLIT_RULE,
+        "word_split": model.config.word_split,
         "pad_token_id": torch_parser.pad_id,
         "intent_labels": list(model.config.intent_labels),
         "slot_labels": list(model.config.slot_labels),

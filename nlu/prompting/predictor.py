@@ -70,6 +70,7 @@ class PromptParser(BatchParser):
     """An LLM prompted for the intent, then for the slots (ILLUMINER-style), as a :class:`nlu.parser.Parser`."""
 
     batch_size = 16
+    word_split = "ws_punct_v2"  # an LLM reads the words as typed; apostrophes stay inside them
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from nlu.data.alignment import WORD_SPLIT_RULE
+from nlu.data.alignment import WORD_SPLIT_RULES
 from nlu.data.lexicon import Gazetteer
 from nlu.decoding import slot_decoder
 from nlu.errors import ArtifactError
@@ -47,10 +47,11 @@ class OnnxParser(LogitsParser):
         self.pad_id = int(manifest.get("pad_token_id", 0))
         self.gazetteer = Gazetteer.load(artifact_dir) if manifest.get("lexicon_file") else None
         self.crf = slot_decoder(manifest.get("decoding", {"type": "softmax"}))
-        if manifest.get("word_split") != WORD_SPLIT_RULE:
+        self.word_split: str = manifest.get("word_split")
+        if self.word_split not in WORD_SPLIT_RULES:
             raise ArtifactError(
-                f"{artifact_dir}: word splitting rule {manifest.get('word_split')!r} is not {WORD_SPLIT_RULE!r}, the "
-                "one this runtime implements; use the nlu version that exported it"
+                f"{artifact_dir}: word splitting rule {self.word_split!r} is not one this runtime implements "
+                f"({', '.join(WORD_SPLIT_RULES)}); use the nlu version that exported it"
             )
 
     @classmethod

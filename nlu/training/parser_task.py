@@ -19,6 +19,7 @@ import torch
 from accelerate import Accelerator
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
+from nlu.data.alignment import detect_word_split
 from nlu.data.example import Example
 from nlu.data.formats import read_examples
 from nlu.data.labels import LabelVocab
@@ -30,7 +31,7 @@ from nlu.models.backbones import resolve_backbone
 from nlu.training.auxiliary import AuxiliaryTask, MultiTaskModel, pretrain_encoder
 from nlu.training.data import BucketBatchSampler, Collator, count_truncated, encode_examples, warn_truncated
 from nlu.training.loop import TrainerState
-from nlu.training.recipe import CodeSwitchSection, LexiconSection, Recipe, dump_recipe
+from nlu.training.recipe import CodeSwitchSection, LexiconSection, NoiseSection, Recipe, dump_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class ParserData:
     train: list[Example]
     dev: list[Example]
     labels: LabelVocab
+    word_split: str  # how typed text is split: as the training split writes words (nlu.data.alignment)
     augmentation: dict | None = None
 
 
@@ -59,10 +61,29 @@ def load_data(recipe: Recipe) -> ParserData:
     if data.train_sample and data.train_sample < len(train):
         # sampled before augmentation, so code-switched copies come from the sampled utterances only
         train = random.Random(seed).sample(train, data.train_sample)
-    augmentation = None
+    word_split = detect_word_split(ex.tokens for ex in train)
+    augmentation: dict = {}
     if data.augment and data.augment.code_switch:
-        train, augmentation = code_switch(data.augment.code_switch, train, seed)
-    return ParserData(source.describe(), train, dev, LabelVocab.from_examples(train), augmentation)
+        train, augmentation["code_switch"] = code_switch(data.augment.code_switch, train, seed)
+    if data.augment and data.augment.noise:
+        train, augmentation["noise"] = add_noise(data.augment.noise, train, seed, word_split)
+    labels = LabelVocab.from_examples(train)
+    return ParserData(source.describe(), train, dev, labels, word_split, augmentation or None)
+
+
+def add_noise(section: NoiseSection, examples: list, default_seed: int, rule: str) -> tuple[list, dict]:
+    """The train split with perturbed copies added, typed the way people type, and the augmentation's report."""
+    from nlu.data.augment.noise import NoiseAugmenter
+
+    seed = default_seed if section.seed is None else section.seed
+    augmented = NoiseAugmenter(section.rates(), section.copies, seed, rule).augment(examples)
+    logger.info("noise: %d utterances -> %d (%s)", len(examples), len(augmented), section.rates())
+    return augmented, {
+        "rates": section.rates(),
+        "copies": section.copies,
+        "seed": seed,
+        "added": len(augmented) - len(examples),
+    }
 
 
 def code_switch(section: CodeSwitchSection, examples: list, default_seed: int) -> tuple[list, dict]:
@@ -150,6 +171,7 @@ class ParserTask:
             backbone=m.backbone,
             labels=data.labels,
             lexicon_types=self.gazetteer.types if self.gazetteer else None,
+            word_split=data.word_split,
             **m.architecture_options(),
         )
         if m.freeze_embeddings:

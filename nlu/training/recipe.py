@@ -34,8 +34,33 @@ class CodeSwitchSection(Section):
     seed: int | None = Field(None, description="default: training.seed")
 
 
+class NoiseSection(Section):
+    """Perturbed copies of the training utterances, typed the way people type (nlu.data.augment.noise): each
+    family is applied to a copy with its probability; labels stay aligned, inserted words are O."""
+
+    typos: float = Field(0.0, ge=0.0, le=1.0, description="keyboard slips in content words and slot values")
+    casing: float = Field(0.0, ge=0.0, le=1.0, description="Title Case, ALL CAPS or a capital first letter")
+    punctuation: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="quotes around names and titles, commas, ?/!/... at the end, attached",
+    )
+    contractions: float = Field(0.0, ge=0.0, le=1.0, description="I'd, what's, Jenna's as typed")
+    fillers: float = Field(0.0, ge=0.0, le=1.0, description="um, like, please between slot values")
+    long: float = Field(
+        0.0, ge=0.0, le=1.0, description="a polite preamble or a closing clause without slots"
+    )
+    copies: int = Field(1, ge=1, le=10, description="perturbed copies per utterance, besides the original")
+    seed: int | None = Field(None, description="default: training.seed")
+
+    def rates(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump(exclude={"copies", "seed"}).items() if v > 0}
+
+
 class AugmentSection(Section):
     code_switch: CodeSwitchSection | None = None
+    noise: NoiseSection | None = None
 
 
 class AuxiliaryTaskSection(Section):
@@ -88,7 +113,9 @@ class DataSection(Section):
         ge=1,
         description="train on a random sample of this many training utterances (drawn with training.seed)",
     )
-    augment: AugmentSection | None = Field(None, description="transforms of the train split (code_switch)")
+    augment: AugmentSection | None = Field(
+        None, description="transforms of the train split: code_switch, noise (typed-text copies)"
+    )
     auxiliary: list[AuxiliaryTaskSection] | None = Field(
         None, description="token-tagging tasks trained on the same encoder (see training.auxiliary_schedule)"
     )

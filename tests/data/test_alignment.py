@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from nlu.data.alignment import align_labels, first_subtoken_mask, offsets_for_tokens, split_words
+from nlu.data.alignment import (
+    align_labels,
+    detect_word_split,
+    first_subtoken_mask,
+    offsets_for_tokens,
+    split_words,
+)
 from nlu.prediction import entities_from_tags
 
 
@@ -161,3 +169,49 @@ def test_entities_from_tags_stray_inside_and_adjacent_spans():
 def test_entities_from_tags_none():
     text, offsets = offsets_for_tokens(["hello", "there"])
     assert entities_from_tags(text, offsets, ["O", "O"], [1.0, 1.0]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "words"),
+    [
+        ("tomorrow...", "ws_punct_v2", ["tomorrow", "..."]),
+        ("tomorrow...", "ws_punct_v1", ["tomorrow..."]),
+        ("Reminder: call mom at 3:30", "ws_punct_v2", ["Reminder", ":", "call", "mom", "at", "3:30"]),
+        ('play "Espresso"!', "ws_punct_v2", ["play", '"', "Espresso", '"', "!"]),
+        ("I'd like Jenna's list", "ws_punct_v2", ["I'd", "like", "Jenna's", "list"]),
+        ("I'd like Jenna's list", "ws_punct_v2_clitics", ["I", "d", "like", "Jenna", "s", "list"]),
+        (
+            "don't wake me at 7 o'clock",
+            "ws_punct_v2_clitics",
+            ["don", "t", "wake", "me", "at", "7", "o'clock"],
+        ),
+        ("what’s on", "ws_punct_v2_clitics", ["what", "s", "on"]),  # a typographic apostrophe too
+    ],
+)
+def test_split_words_v2_rules(text, rule, words):
+    assert _words_by(text, rule) == words
+
+
+def _words_by(text: str, rule: str) -> list[str]:
+    return [w for w, _, _ in split_words(text, rule)]
+
+
+@pytest.mark.parametrize("rule", ["ws_punct_v1", "ws_punct_v2", "ws_punct_v2_clitics"])
+@given(st.text(alphabet=" abcXYZ'\".,:;!?()…’-", max_size=40))
+def test_every_rule_gives_exact_offsets(rule, text):
+    for word, start, end in split_words(text, rule):
+        assert text[start:end] == word and word and not word.isspace()
+
+
+def test_the_rule_follows_the_training_data():
+    """SNIPS writes clitics as words of their own ("i d", "jenna s"), ATIS keeps them ("i'd")."""
+    snips_like = [["i", "d", "like", "jenna", "s", "list"], ["what", "s", "on"]]
+    atis_like = [["i'd", "like", "a", "flight"], ["what's", "the", "fare"]]
+    assert detect_word_split(snips_like) == "ws_punct_v2_clitics"
+    assert detect_word_split(atis_like) == "ws_punct_v2"
+    assert detect_word_split([["book", "a", "table"]]) == "ws_punct_v2"
+
+
+def test_an_unknown_rule_is_refused():
+    with pytest.raises(ValueError, match="unknown word splitting rule"):
+        split_words("hello", "ws_punct_v9")

@@ -153,6 +153,6 @@ def test_a_recipe_trains_on_code_switched_copies(tmp_path, tiny_backbone):
     }
     recipe = write_recipe(tmp_path / "r.yaml", tiny_backbone, data={"dataset": "demo", "augment": augment})
     run = train(recipe, output_dir=tmp_path / "run").run_dir
-    report = json.loads((run / "augmentation.json").read_text())
+    report = json.loads((run / "augmentation.json").read_text())["code_switch"]
     assert report["originals"] == 480 and report["copies"] == 960 and report["languages"] == ["de"]
     assert 0 < report["coverage"]["de"] < 1
