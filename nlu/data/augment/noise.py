@@ -53,13 +53,14 @@ _CONTRACTIONS = {
     ("i", "will"): "I'll",
 }
 _FILLERS = ("um", "uh", "like", "so", "please", "hmm", "ok")
+# Openings and closings hold no word that is a slot value in ATIS or SNIPS (no "morning", "day", "tonight").
 _PREAMBLES = (
     "hey there, could you help me out?",
     "hi! quick question:",
-    "hello, I hope you're having a good day.",
+    "hello, I hope you're doing well.",
     "ok so here's what I need,",
     "sorry to bother you again, but",
-    "good morning! can you do something for me?",
+    "hi again! can you do something for me?",
 )
 _CLAUSES = (
     "thanks a lot!",
