@@ -198,6 +198,13 @@ class NumpyCRF:
         self._row_offsets = np.arange(self._restricted.size) * width
         self._flat_predecessors = self._predecessors.ravel()
 
+    def marginals(self, emissions: np.ndarray) -> np.ndarray:
+        """The posterior probability of every tag at every position, (seq_len, num_tags). emissions:
+        (seq_len, num_tags)."""
+        emissions = np.asarray(emissions, dtype=np.float32)
+        _check(emissions, self.transitions, self.start, self.end)
+        return _scaled_marginals(emissions, self.exp_transitions, self.start, self.end)
+
     def decode(self, emissions: np.ndarray) -> tuple[list[int], list[float]]:
         """Viterbi path and the posterior marginal of each chosen tag. emissions: (seq_len, num_tags)."""
         emissions = np.asarray(emissions, dtype=np.float32)

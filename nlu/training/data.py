@@ -111,6 +111,8 @@ class Collator:
             )
         if "token_type_ids" in rows[0]:
             batch["token_type_ids"] = pad("token_type_ids", 0)
+        if "index" in rows[0]:  # the utterance's place in the training split (distillation targets)
+            batch["index"] = torch.tensor([r["index"] for r in rows], dtype=torch.long)
         return batch
 
 

@@ -176,6 +176,16 @@ class ParserTask:
         )
         if m.freeze_embeddings:
             self.main_model.encoder.get_input_embeddings().weight.requires_grad_(False)
+        self.teacher = None
+        if (
+            t.distillation is not None
+        ):  # after the student is built: its initialisation is the same either way
+            from nlu.training.distill import teacher_targets
+
+            d = t.distillation
+            self.teacher = teacher_targets(
+                d.teachers, data.train, data.labels.intents, data.labels.slots, d.temperature
+            )
         self._batches(resume)
         self.model = self.main_model
         if self.auxiliary and t.auxiliary_schedule == "joint":
@@ -188,6 +198,8 @@ class ParserTask:
         train_set = encode_examples(
             train, self.tokenizer, self.data.labels, m.max_length, gazetteer=self.gazetteer
         )
+        if self.teacher is not None:
+            train_set = train_set.add_column("index", list(range(len(train))))
         if self.data.dev and self.accelerator.is_main_process:
             truncated, longest = count_truncated(self.data.dev, self.tokenizer, m.max_length)
             warn_truncated(truncated, len(self.data.dev), longest, m.max_length, "dev")
@@ -252,7 +264,18 @@ class ParserTask:
                 }
                 for task in self.auxiliary
             }
-        return model(**batch).loss
+        index = batch.pop("index", None)
+        out = model(**batch)
+        if self.teacher is None:
+            return out.loss
+        from nlu.training.distill import distillation_loss
+
+        d = t.distillation
+        intents, tags = self.teacher.batch(index)
+        kd = distillation_loss(
+            out.intent_logits, out.slot_logits, batch["slot_labels"], intents, tags, d.temperature
+        )
+        return out.loss + d.weight * kd
 
     def evaluate(self, model: torch.nn.Module, record: dict) -> tuple[dict, float | None]:
         """The dev split's scores; ``training.metric`` of them picks the best model (none without dev)."""

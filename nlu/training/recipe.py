@@ -238,6 +238,19 @@ def _model_section() -> type[_ModelBase]:
 ModelSection = _model_section()
 
 
+class DistillationSection(Section):
+    """Learn from a teacher's soft labels besides the gold ones (nlu.training.distill)."""
+
+    teachers: list[str] = Field(
+        min_length=1,
+        description="trained model directories (RUN/best) on the same training split; several are an ensemble",
+    )
+    temperature: float = Field(
+        2.0, gt=0.0, description="softens the teacher's and the student's intent logits"
+    )
+    weight: float = Field(1.0, ge=0.0, description="the distillation loss's weight beside the gold loss")
+
+
 class TrainingSection(Section):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(
@@ -269,6 +282,9 @@ class TrainingSection(Section):
         description="joint: auxiliary losses added at every step; intermediate: auxiliary tasks first",
     )
     auxiliary_epochs: int = Field(1, ge=1, description="epochs of the intermediate schedule's first stage")
+    distillation: DistillationSection | None = Field(
+        None, description="a teacher's soft labels for the training utterances (knowledge distillation)"
+    )
 
 
 class Recipe(Section):
