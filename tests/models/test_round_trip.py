@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 import pytest
-from nlu_testing import write_recipe
+from nlu_testing import QA_TRAINING, write_recipe
 
 from nlu.data.alignment import split_words
 from nlu.data.registry import load_split
@@ -30,6 +30,7 @@ VARIANTS = {
     "slotrefine": {"architecture": "slotrefine", "use_crf": False, "slotrefine": {"heads": 2}},
     "ctran": {"architecture": "ctran", "use_crf": False, "ctran": {"heads": 2, "channels": 8}},
     "zeroshot": {"architecture": "zeroshot", "use_crf": False, "zeroshot": {"embed_dim": 16}},
+    "zeroshot_qa": {"architecture": "zeroshot_qa", "use_crf": False, "zeroshot_qa": {"embed_dim": 16}},
     "contextual": {
         "architecture": "contextual",
         "contextual": {"discriminator_dim": 16, "label_head_dim": 16},
@@ -47,7 +48,7 @@ LONGER = {"max_steps": 80, "epochs": 4}
 # randomly initialised Transformer layers on top: more steps at a moderate rate (the tiny CTRAN tags nothing but O
 # after 80 steps; after 160 it predicts about 200 spans on DEMO dev)
 TRANSFORMER = {"max_steps": 160, "epochs": 6, "learning_rate": 3e-3, "head_learning_rate": 3e-3}
-TRAINING = {"jointidsf": LONGER, "ctran": TRANSFORMER, "zeroshot": LONGER}
+TRAINING = {"jointidsf": LONGER, "ctran": TRANSFORMER, "zeroshot": LONGER, "zeroshot_qa": QA_TRAINING}
 
 UTTERANCES = [
     "can you play shake it off",
