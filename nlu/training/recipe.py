@@ -389,6 +389,13 @@ def data_problems(recipe: Recipe, where: str | Path) -> list[str]:
         label_files["model.zeroshot.label_file"] = m.zeroshot.label_file
     if m.prompting:
         label_files["model.prompting.labels"] = m.prompting.labels
+    distillation = recipe.training.distillation
+    for i, teacher in enumerate(distillation.teachers if distillation else []):
+        if not (Path(teacher).expanduser() / "config.json").is_file():
+            problems.append(
+                f"{where}: training.distillation.teachers[{i}]: {teacher}: no trained model there; train the "
+                "teacher first (its run's best/ directory)"
+            )
     for name, file in [*files.items(), *label_files.items()]:
         try:
             _require_file(str(label_file(file)) if name in label_files else file)
