@@ -16,6 +16,7 @@ import json
 import logging
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -83,27 +84,48 @@ def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list
     return builtin, None
 
 
-def _torch_export(config: OnnxConfig, torch_parser, path: Path, opset: int) -> list[str]:
+def _torch_export(
+    config: OnnxConfig, torch_parser, path: Path, opset: int, fusable: bool = False
+) -> list[str]:
+    """Export the model's logits graph with dynamic batch and sequence axes. ``fusable``: try the TorchScript
+    exporter with the encoder's attention written out (eager) first: onnxruntime's transformer optimizer
+    recognises that graph and fuses each layer's attention into one ``Attention`` node (``QAttention`` once
+    quantised), which the torch.export graph does not allow; on any failure the torch.export exporter runs."""
     model = torch_parser.model
     inputs = config.inputs(model)
     words = [["a", "short", "one"], ["a", "somewhat", "longer", "example", "sentence", "here"]]
     feeds, _ = torch_parser.encode(words)
     args = tuple(torch.from_numpy(feeds[name]) for name in inputs)
-    batch, seq = (
-        torch.export.Dim("batch", max=4096),
-        torch.export.Dim("sequence", max=model.config.max_seq_length),
-    )
-    dynamic = (tuple({0: batch, 1: seq} for _ in inputs),)  # the wrapper's one *inputs argument
-    # The exporter logs a warning per torchvision operator it cannot register; this model uses none of them.
+    # The exporters log a warning per operator they cannot register and per deprecation; none concern this model.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if fusable:
+            try:
+                with _eager_attention(model):
+                    torch.onnx.export(
+                        config.wrap(model).eval(),
+                        args,
+                        str(path),
+                        input_names=inputs,
+                        output_names=list(config.outputs),
+                        dynamic_axes={name: {0: "batch", 1: "sequence"} for name in inputs},
+                        opset_version=17,
+                        dynamo=False,
+                    )
+                return inputs
+            except Exception as err:  # an operator the TorchScript exporter lacks: the other exporter
+                logger.info("TorchScript export failed (%s); exporting through torch.export", err)
+        batch, seq = (
+            torch.export.Dim("batch", max=4096),
+            torch.export.Dim("sequence", max=model.config.max_seq_length),
+        )
         program = torch.onnx.export(
             config.wrap(model).eval(),
             args,
             input_names=inputs,
             output_names=list(config.outputs),
-            dynamic_shapes=dynamic,
+            dynamic_shapes=(tuple({0: batch, 1: seq} for _ in inputs),),  # the wrapper's one *inputs argument
             opset_version=opset,
             dynamo=True,
             external_data=False,
@@ -111,6 +133,25 @@ def _torch_export(config: OnnxConfig, torch_parser, path: Path, opset: int) -> l
         )
     program.save(str(path), external_data=False)
     return inputs
+
+
+@contextmanager
+def _eager_attention(model):
+    """The encoder's attention computed by plain matrix products for the duration (not SDPA), as
+    onnxruntime's fusion expects it; the implementation the model had is restored after."""
+    configs = {
+        id(m.config): m.config
+        for m in model.modules()
+        if hasattr(getattr(m, "config", None), "_attn_implementation")
+    }
+    before = {key: config._attn_implementation for key, config in configs.items()}
+    try:
+        for config in configs.values():
+            config._attn_implementation = "eager"
+        yield
+    finally:
+        for key, config in configs.items():
+            config._attn_implementation = before[key]
 
 
 def _optimize(source: Path, target: Path, model) -> tuple[Path, dict]:
@@ -378,7 +419,7 @@ def _write_graph(
     """``model.onnx`` (exported, optimised, quantised as asked) and ``tokenizer.json``; returns the operators
     the optimiser fused."""
     fp32 = tmp / "model.fp32.onnx"
-    _torch_export(config, torch_parser, fp32, opset)
+    _torch_export(config, torch_parser, fp32, opset, fusable=optimize)
     model = torch_parser.model
     current, fused = _optimize(fp32, tmp / "model.opt.onnx", model) if optimize else (fp32, {})
     if quantize == "int8":
