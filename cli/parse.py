@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from nlu.cli.app import IntentBonusOption, SlotBonusOption, app, echo_json, open_parser
+from nlu.cli.app import (
+    IntentBonusOption,
+    JsonOption,
+    SlotBonusOption,
+    app,
+    echo_json,
+    open_parser,
+    progress_bars,
+)
 from nlu.errors import NLUError
 
 
@@ -51,12 +59,17 @@ def evaluate(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Report folder (default: beside the model)."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Score a model or an exported artifact: intent accuracy, slot P/R/F1, exact match (each ± standard
     error), per-intent and per-slot tables, report.md and plots."""
     from nlu.evaluation.evaluate import evaluate as run
 
-    s = run(model_dir, data, split, output)
+    with progress_bars() as progress:
+        s = run(model_dir, data, split, output, progress=progress)
+    if as_json:
+        echo_json(s | {"dataset": data, "split": split, "report": str(Path(s["report_dir"]) / "report.md")})
+        return
     typer.echo(f"{data} / {split}: {s['n']} utterances")
     for key in ("intent_accuracy", "slot_precision", "slot_recall", "slot_f1", "exact_match"):
         se = s.get(f"{key}_se")

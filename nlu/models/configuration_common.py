@@ -64,3 +64,10 @@ class JointConfig(PretrainedConfig):
         self.word_split = word_split
         self.lexicon_types = list(lexicon_types or [])
         super().__init__(**kwargs)
+        self.set_label_maps()
+
+    def set_label_maps(self) -> None:
+        """``id2label``/``label2id``, the fields transformers users read, for the intents (index 0 is UNK, never
+        predicted); the slot tags are ``slot_labels``. Called again whenever the intents change."""
+        self.id2label = dict(enumerate(self.intent_labels))
+        self.label2id = {name: i for i, name in self.id2label.items()}

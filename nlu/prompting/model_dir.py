@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from nlu.data.example import Example
-from nlu.errors import ModelError
+from nlu.errors import DamagedModel, ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def load_prompt_parser(folder: str | Path, backend=None):
     try:
         spec = json.loads((folder / PROMPT_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise ModelError(f"{folder / PROMPT_FILE}: unreadable ({err}); run nlu train again") from None
+        raise DamagedModel(f"{folder / PROMPT_FILE}: unreadable ({err}); run nlu train again") from None
     if backend is None:
         backend = build_backend(spec["backend"])
         if spec.get("lora"):
@@ -105,7 +105,9 @@ def load_prompt_parser(folder: str | Path, backend=None):
         for ex in pool:
             kinds = by_intent.setdefault(ex.intent, [])
             kinds.extend(k for k, _, _ in spans(ex.tags) if k not in kinds)
-    return PromptParser(
+    from nlu.rules import ParseRules
+
+    parser = PromptParser(
         backend,
         spec["intents"],
         spec["slot_types"],
@@ -114,11 +116,14 @@ def load_prompt_parser(folder: str | Path, backend=None):
         slot_types_by_intent=by_intent,
         calibrate=bool(spec.get("calibrate", False)),  # directories written before the option: as they were
     )
+    parser.rules = ParseRules.load(folder)  # the training data's synonyms and regexes, where it had them
+    return parser
 
 
-def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_main: bool) -> None:
+def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_main: bool, rules=None) -> None:
     """``model.architecture: prompting``: no training loop; ``best/`` is a prompt model directory, its pool the
-    training split, and with ``model.prompting.lora`` LoRA adapters fine-tuned on a few examples per intent."""
+    training split, and with ``model.prompting.lora`` LoRA adapters fine-tuned on a few examples per intent.
+    ``rules``: the training data's synonyms and regexes (:class:`nlu.rules.ParseRules`), saved beside it."""
     from nlu.data.label_files import load_label_file
     from nlu.training.checkpoints import write_dir_atomically
     from nlu.training.recipe import dump_recipe
@@ -148,6 +153,8 @@ def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_mai
             section.slots_by_intent,
             calibrate=section.calibrate,
         )
+        if rules is not None:
+            rules.save(folder)
         if section.lora is not None:
             from nlu.prompting import lora
 

@@ -98,9 +98,8 @@ class DataSection(Section):
         None,
         description="the files' format (jsonl, conll, massive, rasa, ...); default: guessed from each file",
     )
-    hf_config: str | None = Field(None, description="configuration name of a Hugging Face hub dataset")
     columns: dict[str, str] | None = Field(
-        None, description="map tokens/tags/intent to a HF dataset's columns"
+        None, description="map tokens/tags/intent to the columns of a HF dataset folder (save_to_disk)"
     )
     train_split: str = "train"
     dev_split: str | None = "dev"
@@ -141,7 +140,7 @@ class DataSection(Section):
             if self.files
             else resolve(self.dataset, format=self.format)
         )
-        source.hf_config, source.columns = self.hf_config, self.columns
+        source.columns = self.columns
         return source
 
     @model_validator(mode="after")
@@ -154,7 +153,8 @@ class DataSection(Section):
 
 
 class LexiconSection(Section):
-    """Gazetteer features (nlu.modules.lexicon_gate): phrase lists per slot type, from files or from train."""
+    """Gazetteer features (nlu.modules.lexicon_gate): phrase lists per slot type, from files, from train, or the
+    lookup tables of Rasa training data."""
 
     files: dict[str, str] | None = Field(None, description="slot type -> file with one phrase a line")
     from_train: list[str] | dict[str, list[str]] | None = Field(
@@ -162,11 +162,16 @@ class LexiconSection(Section):
         description="slot types whose values in the train split form the lists (never dev/test); or a map "
         "from lexicon type to slot-type patterns, e.g. {city: ['*city_name']}",
     )
+    lookup_tables: bool = Field(
+        False, description="the lookup tables of Rasa training data (`- lookup: city`), one type per table"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> LexiconSection:
-        if (self.files is None) == (self.from_train is None):
-            raise ValueError("give either model.lexicon.files or model.lexicon.from_train")
+        if [self.files is not None, self.from_train is not None, self.lookup_tables].count(True) != 1:
+            raise ValueError(
+                "give one of model.lexicon.files, model.lexicon.from_train or model.lexicon.lookup_tables: true"
+            )
         return self
 
 

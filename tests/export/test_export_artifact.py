@@ -19,7 +19,7 @@ from nlu.export.onnx_config import OnnxConfig
 from nlu.runtime.manifest import FORMAT_VERSION, sha256_file
 
 VARIANTS = [(True, "none"), (True, "int8"), (False, "none"), (False, "int8")]
-LISTED_FILES = {"model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"}
+LISTED_FILES = {"model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt", "README.md"}
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
