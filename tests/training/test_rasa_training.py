@@ -92,3 +92,21 @@ def test_lookup_tables_need_rasa_data(tmp_path, tiny_backbone):
     recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone, model={"lexicon": {"lookup_tables": True}})
     with pytest.raises(RecipeError, match="no lookup tables"):
         train(recipe, output_dir=tmp_path / "run")
+
+
+def test_the_rasa_example_validates_and_keeps_roles_synonyms_and_regexes(monkeypatch):
+    """examples/rasa (the README's Rasa walk-through) is read from the checkout root as its recipe says."""
+    from nlu.data.rasa_yaml import training_extras
+    from nlu.training.parser_task import load_data
+    from nlu.training.recipe import check_recipe, load_recipe
+
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(repo)
+    path = repo / "examples" / "rasa" / "recipe.yaml"
+    assert check_recipe(path) == []
+    data = load_data(load_recipe(path))
+    tags = {tag for ex in data.train for tag in ex.tags}
+    assert {"B-city#departure", "B-city#destination", "B-zipcode"} <= tags
+    extras = training_extras(data.train)
+    assert ("NYC", "New York") in [tuple(pair) for pair in extras.synonyms]
+    assert extras.regexes
