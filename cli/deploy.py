@@ -94,6 +94,18 @@ def serve(
         max=1.0,
         help="Answer nlu_fallback when the top two intents' confidences are closer than this.",
     ),
+    micro_batch: int = typer.Option(
+        16,
+        "--micro-batch",
+        min=1,
+        help="Most concurrent /parse requests parsed in one model run (1: each alone).",
+    ),
+    micro_batch_wait: float = typer.Option(
+        0.0,
+        "--micro-batch-wait",
+        min=0.0,
+        help="Milliseconds the first request of a batch waits for others (0: a lone request never waits).",
+    ),
 ) -> None:
     """Serve an exported model over HTTP: POST /parse, /model/parse (Rasa), /parse/batch; GET /health, /version."""
     from nlu.serve import run_server
@@ -110,6 +122,8 @@ def serve(
         body_timeout=body_timeout,
         fallback_threshold=fallback_threshold,
         ambiguity_threshold=ambiguity_threshold,
+        micro_batch=micro_batch,
+        micro_batch_wait=micro_batch_wait / 1000,
     )
 
 
