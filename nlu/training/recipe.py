@@ -202,6 +202,19 @@ class _ModelBase(JointOptions):
             self.use_crf = bool(self.use_crf)
             return self
         declared = architectures()[self.architecture]
+        if not declared.decoder_backbones:
+            from nlu.models.backbones import backbone_is_decoder
+
+            if self.attention is not None:
+                raise ValueError(
+                    f"model.attention: applies to decoder LLM backbones, which {self.architecture} does not take"
+                )
+            if backbone_is_decoder(self.backbone):
+                raise ValueError(
+                    f"model.backbone: {self.backbone!r} is a decoder LLM; its heads are "
+                    + ", ".join(n for n, a in architectures().items() if a.decoder_backbones)
+                    + f"'s, not {self.architecture}'s"
+                )
         if self.use_crf is None:
             self.use_crf = declared.defaults.get("use_crf", default(JointOptions, "use_crf"))
         for key, (value, why) in declared.fixed.items():
