@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nlu.cli.app import IntentBonusOption, SlotBonusOption, app
+from nlu.cli.app import IntentBonusOption, SlotBonusOption, TaskOption, app
 
 
 @app.command()
@@ -25,11 +25,13 @@ def export(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace OUT_DIR even if it is a file or a folder that is not an artifact."
     ),
+    task: str | None = TaskOption,
 ) -> None:
     """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch.
 
     OUT_DIR may be new, empty, or an artifact from an earlier export (replaced); anything else needs
-    --overwrite, and the directory holding the model is never replaced."""
+    --overwrite, and the directory holding the model is never replaced. A multi-task model exports one task per
+    artifact (--task NAME): the encoder and that task's heads, a plain single-task artifact."""
     from nlu.export import export_model
 
     report = export_model(
@@ -43,6 +45,7 @@ def export(
         unseen_intent_bonus=intent_bonus,
         unseen_slot_bonus=slot_bonus,
         overwrite=overwrite,
+        task=task,
     )
     parity = report["parity"]
     typer.echo(

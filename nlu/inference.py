@@ -58,13 +58,15 @@ class TorchParser(LogitsParser):
         labels: str | Path | None = None,
         unseen_intent_bonus: float | None = None,
         unseen_slot_bonus: float | None = None,
+        task: str | None = None,
     ) -> TorchParser:
         """``labels``: a YAML label file that replaces a zero-shot model's intents and slot types; with it,
         ``unseen_intent_bonus``/``unseen_slot_bonus`` replace the cosines that the intents/slot types training
-        never saw get (None: the model's)."""
-        from nlu.models import apply_label_file, load_gazetteer, load_model, load_tokenizer
+        never saw get (None: the model's). ``task``: which task of a multi-task model to parse with (required
+        for one; see ``nlu.models.select_task``)."""
+        from nlu.models import apply_label_file, load_gazetteer, load_model, load_tokenizer, select_task
 
-        model = load_model(model_dir)
+        model = select_task(load_model(model_dir), task)
         tokenizer = load_tokenizer(model_dir, model)
         if (unseen_intent_bonus, unseen_slot_bonus) != (None, None) and labels is None:
             raise ModelError("an unseen-label bonus applies to a new label set: give the label file too")
