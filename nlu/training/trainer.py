@@ -2,8 +2,9 @@
 
 A recipe is read in four steps, as torchtune's recipes read: the run directory (locked, checked, resumed),
 the task (data read and checked, then the model built: a joint parser, ``nlu.training.parser_task``; one over
-several data sets, ``nlu.training.multitask``; or a generator, ``nlu.generation.training``), the optimizer, and
-the one training loop (``nlu.training.loop.fit``). A prompted LLM (``model.architecture: prompting``) has no
+several data sets, ``nlu.training.multitask``; an LLM fine-tuned to generate the parse,
+``nlu.prompting.finetune``; or a generator, ``nlu.generation.training``), the optimizer, and the one training
+loop (``nlu.training.loop.fit``). A prompted LLM (``model.architecture: prompting`` without ``finetune``) has no
 loop: its run writes the prompt set.
 """
 
@@ -150,6 +151,10 @@ class _Parser:
 
             return MultiTaskParserTask(recipe, load_task_data(recipe), accelerator, resume)
         data = load_data(recipe)  # everything is read and checked before any model is built
+        if recipe.model.architecture == "prompting" and recipe.model.prompting.finetune is not None:
+            from nlu.prompting.finetune import GenerativeTask
+
+            return GenerativeTask(recipe, data, accelerator, resume)
         if recipe.model.architecture == "prompting":
             from nlu.prompting.model_dir import write_prompt_run
 
