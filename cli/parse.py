@@ -7,7 +7,16 @@ from pathlib import Path
 
 import typer
 
-from nlu.cli.app import IntentBonusOption, SlotBonusOption, TaskOption, app, echo_json, open_parser
+from nlu.cli.app import (
+    IntentBonusOption,
+    JsonOption,
+    SlotBonusOption,
+    TaskOption,
+    app,
+    echo_json,
+    open_parser,
+    progress_bars,
+)
 from nlu.errors import NLUError
 
 
@@ -53,12 +62,21 @@ def evaluate(
         None, "--output", "-o", help="Report folder (default: beside the model)."
     ),
     task: str | None = TaskOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Score a model or an exported artifact: intent accuracy, slot P/R/F1, exact match (each ± standard
     error), per-intent and per-slot tables, report.md and plots."""
     from nlu.evaluation.evaluate import evaluate as run
 
-    s = run(model_dir, data, split, output, task=task)
+    with progress_bars() as progress:
+        s = run(model_dir, data, split, output, task=task, progress=progress)
+    if as_json:
+        echo_json(
+            s
+            | {"dataset": data, "split": split, "report": str(Path(s["report_dir"]) / "report.md")}
+            | ({"task": task} if task else {})
+        )
+        return
     typer.echo(f"{data} / {split}{f' (task {task})' if task else ''}: {s['n']} utterances")
     for key in ("intent_accuracy", "slot_precision", "slot_recall", "slot_f1", "exact_match"):
         se = s.get(f"{key}_se")

@@ -1,8 +1,9 @@
 """``nlu export``: a trained model directory -> an artifact directory for the torch-free runtime.
 
-The artifact holds ``model.onnx`` (dynamic batch and sequence axes), ``tokenizer.json``, the label files,
-``nlu.json`` (the manifest: toolkit version, architecture, decoding information such as CRF transitions, maximum
-length, word-splitting rule, SHA-256 of every file) and ``export_report.json``.
+The artifact holds ``model.onnx`` (dynamic batch and sequence axes), ``tokenizer.json``, the label files, the
+model's gazetteer, entity synonyms and regexes where it has them, a model card (``README.md``), ``nlu.json``
+(the manifest: toolkit version, architecture, decoding information such as CRF transitions, maximum length,
+word-splitting rule, SHA-256 of every file) and ``export_report.json``.
 
 Every export checks itself before anything appears at the destination: the tokenizer must give the same ids as
 the training tokenizer, the ONNX logits must match torch within the architecture's tolerance, and the decoded
@@ -16,6 +17,8 @@ import json
 import logging
 import time
 import warnings
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +28,7 @@ import torch
 from nlu import __version__
 from nlu.data.example import Example
 from nlu.data.lexicon import LEXICON_FILE
-from nlu.errors import ExportError
+from nlu.errors import ExportError, ParityError
 from nlu.export.onnx_config import OnnxConfig
 from nlu.models.registry import get_architecture
 from nlu.runtime.manifest import FORMAT_VERSION, MANIFEST, sha256_file
@@ -88,27 +91,48 @@ def _check_examples(
     return builtin, None
 
 
-def _torch_export(config: OnnxConfig, torch_parser, path: Path, opset: int) -> list[str]:
+def _torch_export(
+    config: OnnxConfig, torch_parser, path: Path, opset: int, fusable: bool = False
+) -> list[str]:
+    """Export the model's logits graph with dynamic batch and sequence axes. ``fusable``: try the TorchScript
+    exporter with the encoder's attention written out (eager) first: onnxruntime's transformer optimizer
+    recognises that graph and fuses each layer's attention into one ``Attention`` node (``QAttention`` once
+    quantised), which the torch.export graph does not allow; on any failure the torch.export exporter runs."""
     model = torch_parser.model
     inputs = config.inputs(model)
     words = [["a", "short", "one"], ["a", "somewhat", "longer", "example", "sentence", "here"]]
     feeds, _ = torch_parser.encode(words)
     args = tuple(torch.from_numpy(feeds[name]) for name in inputs)
-    batch, seq = (
-        torch.export.Dim("batch", max=4096),
-        torch.export.Dim("sequence", max=model.config.max_seq_length),
-    )
-    dynamic = (tuple({0: batch, 1: seq} for _ in inputs),)  # the wrapper's one *inputs argument
-    # The exporter logs a warning per torchvision operator it cannot register; this model uses none of them.
+    # The exporters log a warning per operator they cannot register and per deprecation; none concern this model.
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if fusable:
+            try:
+                with _eager_attention(model):
+                    torch.onnx.export(
+                        config.wrap(model).eval(),
+                        args,
+                        str(path),
+                        input_names=inputs,
+                        output_names=list(config.outputs),
+                        dynamic_axes={name: {0: "batch", 1: "sequence"} for name in inputs},
+                        opset_version=17,
+                        dynamo=False,
+                    )
+                return inputs
+            except Exception as err:  # an operator the TorchScript exporter lacks: the other exporter
+                logger.info("TorchScript export failed (%s); exporting through torch.export", err)
+        batch, seq = (
+            torch.export.Dim("batch", max=4096),
+            torch.export.Dim("sequence", max=model.config.max_seq_length),
+        )
         program = torch.onnx.export(
             config.wrap(model).eval(),
             args,
             input_names=inputs,
             output_names=list(config.outputs),
-            dynamic_shapes=dynamic,
+            dynamic_shapes=(tuple({0: batch, 1: seq} for _ in inputs),),  # the wrapper's one *inputs argument
             opset_version=opset,
             dynamo=True,
             external_data=False,
@@ -116,6 +140,25 @@ def _torch_export(config: OnnxConfig, torch_parser, path: Path, opset: int) -> l
         )
     program.save(str(path), external_data=False)
     return inputs
+
+
+@contextmanager
+def _eager_attention(model):
+    """The encoder's attention computed by plain matrix products for the duration (not SDPA), as
+    onnxruntime's fusion expects it; the implementation the model had is restored after."""
+    configs = {
+        id(m.config): m.config
+        for m in model.modules()
+        if hasattr(getattr(m, "config", None), "_attn_implementation")
+    }
+    before = {key: config._attn_implementation for key, config in configs.items()}
+    try:
+        for config in configs.values():
+            config._attn_implementation = "eager"
+        yield
+    finally:
+        for key, config in configs.items():
+            config._attn_implementation = before[key]
 
 
 def _optimize(source: Path, target: Path, model) -> tuple[Path, dict]:
@@ -211,13 +254,25 @@ class _DropMessage(logging.Filter):
         return self.text not in record.getMessage()
 
 
+Progress = Callable[[str, int, int | None], None]  # (what, done, total), as nlu.data.download reports
+
+
 @torch.no_grad()
-def _parity(torch_parser, onnx_parser, config: OnnxConfig, examples: list[Example], quantized: bool) -> dict:
+def _parity(
+    torch_parser,
+    onnx_parser,
+    config: OnnxConfig,
+    examples: list[Example],
+    quantized: bool,
+    progress: Progress | None = None,
+) -> dict:
     """ONNX vs torch on the same words: tokenizer ids, logits, decoded labels."""
     words = [ex.tokens for ex in examples]
     max_diff = 0.0
     own = torch_parser.tokenizer  # the tokenizer the model was trained with
     for start in range(0, len(words), 32):
+        if progress:
+            progress("check against torch", start, len(words))
         chunk = words[start : start + 32]
         trained = own(chunk, is_split_into_words=True, truncation=True, max_length=torch_parser.max_length)
         encodings = onnx_parser.tokenizer.encode_batch([list(w) for w in chunk], is_pretokenized=True)
@@ -237,6 +292,8 @@ def _parity(torch_parser, onnx_parser, config: OnnxConfig, examples: list[Exampl
             float(np.abs(intent_torch - intent_onnx).max()),
             float(np.abs(slot_torch - slot_onnx)[valid].max()),
         )
+    if progress:
+        progress("check against torch", len(words), len(words))
     torch_predictions = torch_parser.parse_words(words)
     onnx_predictions = onnx_parser.parse_words(words)
     intents_agree = sum(
@@ -315,6 +372,7 @@ def export_model(
     unseen_slot_bonus: float | None = None,
     overwrite: bool = False,
     task: str | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """Export, check and write the artifact directory; return the export report.
 
@@ -328,6 +386,8 @@ def export_model(
     directory that holds the model (see :func:`check_destination`). ``task``: the task of a multi-task model to
     export (required for one): the artifact holds the encoder and that task's heads, and its manifest says which
     task (one graph per task: the runtime and the server read it as any single-task artifact).
+    ``progress(what, done, total)`` is called as the export moves on (the command line draws it); a failed
+    parity check raises :class:`ParityError`.
     """
     from nlu.inference import TorchParser
     from nlu.model_dirs import resolve_model_dir
@@ -357,11 +417,17 @@ def export_model(
     if task is not None:
         report["task"] = task
 
+    def step(what: str) -> None:
+        if progress:
+            progress(what, 0, None)
+
     def write(tmp: Path) -> None:
         started = time.perf_counter()
-        fused = _write_graph(tmp, config, torch_parser, quantize, optimize, opset)
+        fused = _write_graph(tmp, config, torch_parser, quantize, optimize, opset, step)
         _write_manifest(tmp, torch_parser, config, model_dir, quantize, optimize, fused, task)
-        parity = _parity(torch_parser, OnnxParser.load(tmp), config, examples, quantized=quantize == "int8")
+        parity = _parity(
+            torch_parser, OnnxParser.load(tmp), config, examples, quantize == "int8", progress=progress
+        )
         predictions = parity.pop("torch_predictions"), parity.pop("onnx_predictions")
         report.update(
             {
@@ -375,8 +441,9 @@ def export_model(
         if check_source:
             report["scores"] = _scores(examples, *predictions)
         (tmp / "export_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        _write_card(tmp, model_dir, report)
         if not parity["passed"]:
-            raise ExportError(
+            raise ParityError(
                 "the exported graph disagrees with the torch model: "
                 + "; ".join(parity["problems"])
                 + f". Nothing was written to {out_dir}"
@@ -387,15 +454,25 @@ def export_model(
 
 
 def _write_graph(
-    tmp: Path, config: OnnxConfig, torch_parser, quantize: str, optimize: bool, opset: int
+    tmp: Path,
+    config: OnnxConfig,
+    torch_parser,
+    quantize: str,
+    optimize: bool,
+    opset: int,
+    step: Callable[[str], None] = lambda what: None,
 ) -> dict:
     """``model.onnx`` (exported, optimised, quantised as asked) and ``tokenizer.json``; returns the operators
-    the optimiser fused."""
+    the optimiser fused. ``step`` is told each stage as it starts."""
     fp32 = tmp / "model.fp32.onnx"
-    _torch_export(config, torch_parser, fp32, opset)
+    step("export the ONNX graph")
+    _torch_export(config, torch_parser, fp32, opset, fusable=optimize)
     model = torch_parser.model
+    if optimize:
+        step("optimise the graph")
     current, fused = _optimize(fp32, tmp / "model.opt.onnx", model) if optimize else (fp32, {})
     if quantize == "int8":
+        step("quantise to int8")
         current = _quantize(current, tmp / "model.int8.onnx")
     current.rename(tmp / "model.onnx")
     for leftover in tmp.glob("model.*.onnx"):
@@ -414,8 +491,8 @@ def _write_manifest(
     fused: dict,
     task: str | None = None,
 ) -> None:
-    """The label files, the gazetteer where the model has one, and ``nlu.json`` listing every file with its
-    SHA-256."""
+    """The label files, the gazetteer, synonyms and regexes where the model has them, and ``nlu.json`` listing
+    every file with its SHA-256 (the model card joins them once the check has passed: :func:`_write_card`)."""
     model = torch_parser.model
     (tmp / "intent_labels.txt").write_text("\n".join(model.config.intent_labels) + "\n", encoding="utf-8")
     (tmp / "slot_labels.txt").write_text("\n".join(model.config.slot_labels) + "\n", encoding="utf-8")
@@ -446,7 +523,20 @@ def _write_manifest(
         torch_parser.gazetteer.save(tmp)
         manifest["lexicon_file"] = LEXICON_FILE
         files.append(LEXICON_FILE)
+    for name in torch_parser.rules.save(tmp):  # synonyms.json, regexes.json
+        manifest[f"{Path(name).stem}_file"] = name
+        files.append(name)
     manifest["files"] = {name: sha256_file(tmp / name) for name in files}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def _write_card(tmp: Path, model_dir: Path, report: dict) -> None:
+    """``README.md``, the artifact's model card, added to the manifest's files with its SHA-256."""
+    from nlu.model_card import CARD_FILE, artifact_card
+
+    manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))
+    (tmp / CARD_FILE).write_text(artifact_card(model_dir, manifest, report), encoding="utf-8")
+    manifest["files"][CARD_FILE] = sha256_file(tmp / CARD_FILE)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 

@@ -15,6 +15,7 @@ _LAZY = {
     name: "building"
     for name in (
         "build_model",
+        "save_model",
         "load_model",
         "load_tokenizer",
         "load_gazetteer",

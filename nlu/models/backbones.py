@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nlu.errors import ModelError
+from nlu.errors import MissingDependency, ModelError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -60,7 +60,7 @@ def resolve_backbone(name: str) -> str:
     if name in PACKAGED:
         package, folder, hint = PACKAGED[name]
         if importlib.util.find_spec(package) is None:
-            raise ModelError(f"backbone {name!r} needs the package {package!r}: {hint}")
+            raise MissingDependency(f"backbone {name!r} needs the package {package!r}: {hint}")
         return str(importlib.resources.files(package) / folder)
     path = Path(name).expanduser()
     if path.exists():
@@ -119,7 +119,8 @@ def build_encoder(encoder_config: dict, attention: str | None = None) -> nn.Modu
         config = AutoConfig.for_model(**encoder_config)
         from nlu.modules.decoder_backbone import DecoderBackbone
 
-        # sdpa reads the boolean 4D mask DecoderBackbone builds as it is (eager attention would add it)
+        # sdpa for training and torch inference; the ONNX export switches to eager for the duration, and both read
+        # the additive 4D mask DecoderBackbone builds
         return DecoderBackbone(AutoModel.from_config(config, attn_implementation="sdpa"), bidirectional)
     _check_attention(encoder_config, attention)
     config = AutoConfig.for_model(**encoder_config)

@@ -1,8 +1,11 @@
-"""Building, loading and describing models of any registered architecture (``nlu.models.registry``).
+"""Building, saving, loading and describing models of any registered architecture (``nlu.models.registry``).
 
 Importing this module registers every architecture with the transformers Auto classes, so ``load_model``
 reads any model directory that ``nlu train`` wrote, and so can ``AutoModel.from_pretrained`` after
-``import nlu.models.building``.
+``import nlu.models.building``. Without that import, a model directory still loads with
+``AutoModel.from_pretrained(folder, trust_remote_code=True)``: :func:`save_model` writes ``auto_map`` into its
+``config.json``, pointing at a two-line ``modeling_nlu.py`` beside it that imports nlu's own classes (the
+``nlu-toolkit`` package must be installed; nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from transformers import AutoConfig, AutoModel, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
 from nlu.data.labels import LabelVocab
-from nlu.errors import ModelError, NLUError
+from nlu.errors import DamagedModel, ModelError, NLUError
 from nlu.models.backbones import backbone_is_decoder, load_pretrained_encoder
 from nlu.models.registry import architectures, get_architecture, import_string
 
@@ -75,6 +78,39 @@ def build_model(
     return model
 
 
+AUTO_MODULE = "modeling_nlu"  # the file auto_map points at, written beside the weights
+
+
+def save_model(model: PreTrainedModel, folder: str | Path) -> None:
+    """``save_pretrained`` (safetensors), with what transformers users expect in ``config.json``: ``id2label``
+    and ``label2id`` for the intents, and ``auto_map`` to ``modeling_nlu.py``, written beside it, so that
+    ``AutoModel.from_pretrained(folder, trust_remote_code=True)`` needs no ``import nlu`` first."""
+    folder = Path(folder)
+    declared = get_architecture(model.config.model_type)
+    config_module, config_class = declared.config.split(":")
+    model_module, model_class = declared.model.split(":")
+    model.config.set_label_maps()
+    model.config.auto_map = {
+        "AutoConfig": f"{AUTO_MODULE}.{config_class}",
+        "AutoModel": f"{AUTO_MODULE}.{model_class}",
+    }
+    # A class loaded once with trust_remote_code is marked for copying its source into every save: not ours.
+    type(model.config)._auto_class = None
+    type(model)._auto_class = None
+    model.save_pretrained(folder, safe_serialization=True)
+    (folder / f"{AUTO_MODULE}.py").write_text(
+        f'''"""transformers runs this file for AutoModel.from_pretrained(this folder, trust_remote_code=True):
+it imports the classes of the installed nlu-toolkit (pip install 'nlu-toolkit[train]'), so no code is copied."""
+
+from {config_module} import {config_class}
+from {model_module} import {model_class}
+
+__all__ = ["{config_class}", "{model_class}"]
+''',
+        encoding="utf-8",
+    )
+
+
 def select_task(model: PreTrainedModel, task: str | None) -> PreTrainedModel:
     """The model a parser runs: a single-task model itself (``task`` None), or one task of a multi-task model
     (``model.for_task``); a missing, unknown or superfluous ``task`` raises :class:`ModelError`."""
@@ -110,16 +146,16 @@ def load_model(model_dir: str | Path) -> PreTrainedModel:
     if not (model_dir / "config.json").is_file():
         raise ModelError(f"{model_dir}: not a model directory (no config.json)")
     if not (model_dir / "model.safetensors").is_file():
-        raise ModelError(f"{model_dir}: model.safetensors is missing; the directory is incomplete")
+        raise DamagedModel(f"{model_dir}: model.safetensors is missing; the directory is incomplete")
     try:
         model = AutoModel.from_pretrained(str(model_dir))
     except SafetensorError as err:
-        raise ModelError(
+        raise DamagedModel(
             f"{model_dir / 'model.safetensors'}: the weights file is damaged (truncated or overwritten: {err}); "
             "copy it again from where it came from, or train the model again"
         ) from None
     except (OSError, ValueError, KeyError) as err:
-        raise ModelError(f"{model_dir}: could not load the model: {err}") from None
+        raise DamagedModel(f"{model_dir}: could not load the model: {err}") from None
     return model
 
 
@@ -133,7 +169,7 @@ def load_gazetteer(model_dir: str | Path, model: PreTrainedModel):
     try:
         return Gazetteer.load(Path(model_dir))
     except NLUError as err:
-        raise ModelError(str(err)) from None
+        raise DamagedModel(str(err)) from None
 
 
 def load_tokenizer(model_dir: str | Path, model: PreTrainedModel | None = None):
@@ -147,20 +183,20 @@ def load_tokenizer(model_dir: str | Path, model: PreTrainedModel | None = None):
 
     model_dir = Path(model_dir)
     if not (model_dir / "tokenizer.json").is_file():
-        raise ModelError(
+        raise DamagedModel(
             f"{model_dir}: tokenizer.json is missing, so the model's vocabulary is unknown and it cannot be used "
             "faithfully; copy tokenizer.json back from the run's best/ folder or the backbone, or train again"
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     except (OSError, ValueError, TypeError) as err:
-        raise ModelError(f"{model_dir}: the tokenizer files are damaged: {err}") from None
+        raise DamagedModel(f"{model_dir}: the tokenizer files are damaged: {err}") from None
     encoder = getattr(getattr(model, "config", None), "encoder", None) or {}
     vocab_size = encoder.get("vocab_size") if isinstance(encoder, dict) else None
     if not getattr(tokenizer, "is_fast", False) or (
         vocab_size and not vocab_size / 2 <= len(tokenizer) <= vocab_size
     ):
-        raise ModelError(
+        raise DamagedModel(
             f"{model_dir}: the tokenizer ({len(tokenizer)} tokens) does not match the model's vocabulary "
             f"({vocab_size} embeddings); tokenizer.json belongs to another model"
         )

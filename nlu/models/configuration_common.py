@@ -70,3 +70,10 @@ class JointConfig(PretrainedConfig):
             raise ValueError(f"attention must be causal or bidirectional, got {attention!r}")
         self.attention = attention
         super().__init__(**kwargs)
+        self.set_label_maps()
+
+    def set_label_maps(self) -> None:
+        """``id2label``/``label2id``, the fields transformers users read, for the intents (index 0 is UNK, never
+        predicted); the slot tags are ``slot_labels``. Called again whenever the intents change."""
+        self.id2label = dict(enumerate(self.intent_labels))
+        self.label2id = {name: i for i, name in self.id2label.items()}

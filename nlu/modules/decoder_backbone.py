@@ -36,8 +36,9 @@ class DecoderBackbone(nn.Module):
     It takes what an encoder takes (``input_ids``, ``attention_mask``; ``token_type_ids`` are ignored) and
     returns ``last_hidden_state`` (batch, seq_len, hidden). Two things differ from calling the base model
     directly: position ids count only real tokens (``attention_mask.cumsum - 1``), so a left-padded batch gives
-    the states of a right-padded one; and the attention mask is built here (:func:`decoder_attention_mask`),
-    causal or, with ``bidirectional``, over the whole utterance. Under a causal mask only the last real token
+    the states of a right-padded one; and the attention mask is built here (:func:`decoder_attention_mask`, made
+    additive so that eager and SDPA attention read it alike), causal or, with ``bidirectional``, over the whole
+    utterance. Under a causal mask only the last real token
     has read the whole utterance: heads that summarise the utterance read that token
     (:func:`last_token_positions`; ``summary_token = "last"``).
     """
@@ -67,7 +68,14 @@ class DecoderBackbone(nn.Module):
         from transformers.modeling_outputs import BaseModelOutput
 
         positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        mask = decoder_attention_mask(attention_mask, self.bidirectional)
+        allowed = decoder_attention_mask(attention_mask, self.bidirectional)
+        # Additive (0 where allowed, the dtype's minimum elsewhere), not boolean: SDPA reads either, but eager
+        # attention (what the ONNX export switches to, nlu.export.exporter._eager_attention) adds the mask to the
+        # scores, and a boolean one would add 1 and 0.
+        dtype = self.model.get_input_embeddings().weight.dtype
+        mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(
+            ~allowed, torch.finfo(dtype).min
+        )
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=False)
         return BaseModelOutput(last_hidden_state=out.last_hidden_state)
 

@@ -206,7 +206,8 @@ class GenerativeTask:
 
     def save(self, folder: Path, state: TrainerState) -> None:
         """A prompt model directory (``prompting.json``: the fine-tuned format; ``pool.jsonl``: the training
-        split, for the slot types seen with each intent) and the weights: ``llm/`` or the ``lora/`` adapters."""
+        split, for the slot types seen with each intent; the training data's synonyms and regexes) and the
+        weights: ``llm/`` or the ``lora/`` adapters."""
         from nlu.prompting.model_dir import set_finetuned, write_prompt_model
 
         write_prompt_model(
@@ -219,6 +220,7 @@ class GenerativeTask:
             self.section.slots_by_intent,
             calibrate=False,
         )
+        self.data.rules.save(folder)  # the training data's synonyms and regexes, where it had them
         from transformers.utils import logging as hf_logging
 
         lm = self.accelerator.unwrap_model(self.model)

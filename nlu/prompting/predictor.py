@@ -77,7 +77,7 @@ def allowed_slot_lines(words: Sequence[str], slot_types: Iterable[str]) -> dict[
 class PromptParser(BatchParser):
     """An LLM prompted for the intent, then for the slots (ILLUMINER-style), as a :class:`nlu.parser.Parser`."""
 
-    batch_size = 16
+    batch_size = 1  # an LLM parses one utterance at a time; a batch only groups progress reports
     word_split = "ws_punct_v2"  # an LLM reads the words as typed; apostrophes stay inside them
 
     def __init__(

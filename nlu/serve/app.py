@@ -3,7 +3,11 @@
 Endpoints (every answer is JSON; every error is ``{"error": "..."}`` saying what to send instead):
 
 - ``POST /parse`` and the Rasa-compatible ``POST /model/parse``: ``{"text": "..."}`` (Rasa's optional
-  ``message_id`` is echoed back) -> ``Prediction.to_dict()``.
+  ``message_id`` is echoed back) -> ``Prediction.to_dict()``, Rasa 3's parse result: ``intent`` with ``id``,
+  ``name`` and ``confidence``; entities with ``confidence_entity``, ``extractor``, ``role``/``group`` and the
+  synonym's canonical ``value``; button payloads (``/intent{"entity": "value"}``) parsed as Rasa does; with
+  ``fallback_threshold``/``ambiguity_threshold``, ``nlu_fallback`` as Rasa's FallbackClassifier gives it
+  (:mod:`nlu.rules`).
 - ``POST /parse/batch``: ``{"texts": ["...", ...]}`` -> ``{"predictions": [...]}``, at most ``max_batch`` texts.
 - ``GET /health`` -> ``{"status": "ok"}``; ``GET /version`` -> the model's metadata from its manifest.
 
@@ -20,6 +24,8 @@ string ``nlu.serve.app:app_from_env``; each builds its app from these environmen
 - ``NLU_SERVE_MAX_BODY``: largest request body in bytes (default 65536)
 - ``NLU_SERVE_MAX_BATCH``: most texts in one ``/parse/batch`` request (default 64)
 - ``NLU_SERVE_BODY_TIMEOUT``: seconds for a request body to arrive whole (default 10; 408 after)
+- ``NLU_SERVE_FALLBACK_THRESHOLD``, ``NLU_SERVE_AMBIGUITY_THRESHOLD``: the fallback intent's thresholds (default:
+  none, no fallback)
 
 The same variables serve any other ASGI server, e.g. ``NLU_SERVE_ARTIFACT=artifacts/atis gunicorn -k
 uvicorn.workers.UvicornWorker 'nlu.serve.app:app_from_env()'``.
@@ -42,6 +48,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import nlu
+from nlu.data.bio import split_slot_type
 from nlu.data.labels import LabelVocab
 from nlu.errors import ArtifactError
 from nlu.runtime import Parser
@@ -57,6 +64,8 @@ ENV_THREADS = "NLU_SERVE_THREADS"
 ENV_MAX_BODY = "NLU_SERVE_MAX_BODY"
 ENV_MAX_BATCH = "NLU_SERVE_MAX_BATCH"
 ENV_BODY_TIMEOUT = "NLU_SERVE_BODY_TIMEOUT"
+ENV_FALLBACK_THRESHOLD = "NLU_SERVE_FALLBACK_THRESHOLD"
+ENV_AMBIGUITY_THRESHOLD = "NLU_SERVE_AMBIGUITY_THRESHOLD"
 
 ENDPOINTS = "POST /parse, POST /model/parse, POST /parse/batch, GET /health, GET /version"
 PARSE_EXAMPLE = '{"text": "turn on the kitchen lights"}'
@@ -164,9 +173,13 @@ def model_info(parser: Parser) -> dict:
         "num_intent_labels": len(parser.intent_labels),  # index 0 is UNK, never predicted
         "num_slot_labels": len(parser.slot_labels),
         "intents": vocab.known_intents,
-        "entities": sorted(vocab.slot_types),
+        "entities": sorted({split_slot_type(kind)[0] for kind in vocab.slot_types}),  # without #role@group
         "model_sha256": files.get(manifest.get("model_file", "model.onnx")),
         "tokenizer_sha256": files.get(manifest.get("tokenizer_file", "tokenizer.json")),
+        "fallback": {
+            "threshold": parser.rules.fallback_threshold,
+            "ambiguity_threshold": parser.rules.ambiguity_threshold,
+        },
     }
 
 
@@ -253,11 +266,14 @@ def create_app(
     parser: Parser | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    fallback_threshold: float | None = None,
+    ambiguity_threshold: float | None = None,
 ) -> Starlette:
     """The ASGI app. Loads the artifact now (raising :class:`ArtifactError` if it is bad) unless a loaded
     ``parser`` is given. ``threads``: onnxruntime intra-op threads; ``max_body``: largest request body in bytes;
     ``max_batch``: most texts in one ``/parse/batch`` request; ``body_timeout``: seconds for a request body to
-    arrive whole (408 after)."""
+    arrive whole (408 after); ``fallback_threshold``/``ambiguity_threshold``: answer ``nlu_fallback`` below that
+    intent confidence or margin between the top two intents (None: the parser's own rules)."""
     if max_body < 1 or max_batch < 1 or body_timeout <= 0:
         raise ValueError(
             f"max_body and max_batch must be at least 1 and body_timeout above 0, got {max_body}, {max_batch}, "
@@ -267,6 +283,8 @@ def create_app(
         if artifact_dir is None:
             raise ArtifactError("create_app needs an artifact directory (or a loaded parser)")
         parser = Parser.load(artifact_dir, num_threads=threads)
+    if (fallback_threshold, ambiguity_threshold) != (None, None):
+        parser.rules = parser.rules.with_fallback(fallback_threshold, ambiguity_threshold)
     app = Starlette(routes=ROUTES, exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.state.parser = parser
     app.state.settings = ServerSettings(max_body, max_batch, body_timeout)
@@ -288,7 +306,22 @@ def app_from_env() -> Starlette:
         max_body=_env_int(ENV_MAX_BODY, DEFAULT_MAX_BODY),
         max_batch=_env_int(ENV_MAX_BATCH, DEFAULT_MAX_BATCH),
         body_timeout=float(os.environ.get(ENV_BODY_TIMEOUT) or DEFAULT_BODY_TIMEOUT),
+        fallback_threshold=_env_fraction(ENV_FALLBACK_THRESHOLD),
+        ambiguity_threshold=_env_fraction(ENV_AMBIGUITY_THRESHOLD),
     )
+
+
+def _env_fraction(name: str) -> float | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        raise ArtifactError(f"{name}={value!r}: expected a number between 0 and 1")
+    return fraction
 
 
 def _env_int(name: str, default: int) -> int:
@@ -310,8 +343,11 @@ def run_server(
     max_batch: int = DEFAULT_MAX_BATCH,
     access_log: bool = False,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    fallback_threshold: float | None = None,
+    ambiguity_threshold: float | None = None,
 ) -> None:
-    """Serve ``artifact_dir`` on uvicorn until interrupted.
+    """Serve ``artifact_dir`` on uvicorn until interrupted. ``fallback_threshold``/``ambiguity_threshold``: the
+    fallback intent, as in :func:`create_app`.
 
     ``access_log`` is off by default: a log line per request costs about as much as a parse.
 
@@ -337,7 +373,13 @@ def run_server(
     )
     if workers == 1:
         app = create_app(
-            artifact_dir, max_body=max_body, max_batch=max_batch, parser=parser, body_timeout=body_timeout
+            artifact_dir,
+            max_body=max_body,
+            max_batch=max_batch,
+            parser=parser,
+            body_timeout=body_timeout,
+            fallback_threshold=fallback_threshold,
+            ambiguity_threshold=ambiguity_threshold,
         )
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
         return
@@ -349,6 +391,8 @@ def run_server(
             ENV_MAX_BODY: str(max_body),
             ENV_MAX_BATCH: str(max_batch),
             ENV_BODY_TIMEOUT: str(body_timeout),
+            ENV_FALLBACK_THRESHOLD: "" if fallback_threshold is None else str(fallback_threshold),
+            ENV_AMBIGUITY_THRESHOLD: "" if ambiguity_threshold is None else str(ambiguity_threshold),
         }
     )
     uvicorn.run(

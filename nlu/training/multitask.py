@@ -34,7 +34,7 @@ from nlu.data.example import Example
 from nlu.data.labels import LabelVocab
 from nlu.data.registry import has_split, load_split
 from nlu.errors import RecipeError
-from nlu.models import build_model
+from nlu.models import build_model, save_model
 from nlu.models.backbones import resolve_backbone
 from nlu.training.data import BucketBatchSampler, Collator, count_truncated, encode_examples, warn_truncated
 from nlu.training.loop import TrainerState
@@ -159,6 +159,7 @@ class MultiTaskParserTask(ParserTask):
                 [f"model.backbone: {m.backbone!r} has no fast tokenizer; word alignment needs one"]
             )
         self.gazetteer, self.teacher, self.auxiliary = None, None, []
+        self.last_dev: dict | None = None  # the latest mean dev scores, for the model card of best/
         self.main_model = build_model(
             m.architecture,
             backbone=m.backbone,
@@ -224,13 +225,36 @@ class MultiTaskParserTask(ParserTask):
         metric = self.recipe.training.metric
         keys = [*SCORES, metric] if metric not in SCORES else SCORES
         mean = {k: sum(s[k] for s in per_task.values()) / len(per_task) for k in keys}
+        self.last_dev = mean
         return {"dev": mean, "dev_tasks": per_task}, mean[metric]
 
     def save(self, folder: Path, state: TrainerState) -> None:
-        """The multi-task model, its tokenizer, and each task's labels under ``tasks/<name>/``."""
-        self.main_model.save_pretrained(folder, safe_serialization=True)
+        """The multi-task model (``auto_map``; ``id2label`` is the first task's intents, as ``intent_labels``),
+        its tokenizer, each task's labels under ``tasks/<name>/``, and its model card (every task's labels and
+        mean dev scores)."""
+        from nlu.model_card import CARD_FILE, training_card
+
+        save_model(self.main_model, folder)
         self.tokenizer.save_pretrained(folder)
         self._save_labels(folder)
+        recipe = self.recipe.model_dump(mode="json")
+        # the card names one data set; here it is every task's
+        recipe_for_card = recipe | {
+            "data": {"dataset": ", ".join(f"{t.name} ({t.source_name})" for t in self.tasks)}
+        }
+        card = training_card(
+            folder.parent.name,  # the run directory's name (``folder`` is a temporary folder inside it)
+            self.recipe.model.architecture,
+            recipe_for_card,
+            list(dict.fromkeys(i for t in self.tasks for i in t.labels.intents)),
+            list(dict.fromkeys(s for t in self.tasks for s in t.labels.slots)),
+            int(self.main_model.config.max_seq_length),
+            sorted({ex.lang for t in self.tasks for ex in t.train}),
+            self.last_dev,
+            sum(len(t.train) for t in self.tasks),
+            extras={"tasks (choose one with --task NAME)": len(self.tasks)},
+        )
+        (folder / CARD_FILE).write_text(card, encoding="utf-8")
         info = {
             "epoch": state.epoch + 1,
             "step": state.global_step,

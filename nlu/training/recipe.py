@@ -128,7 +128,7 @@ class TaskDataSection(Section):
 
 
 # data.* keys a multi-task recipe gives per task, or not at all
-_SINGLE_TASK_DATA_KEYS = ("hf_config", "columns", "intent_map", "train_sample", "augment", "auxiliary")
+_SINGLE_TASK_DATA_KEYS = ("columns", "intent_map", "train_sample", "augment", "auxiliary")
 
 
 class DataSection(Section):
@@ -143,9 +143,8 @@ class DataSection(Section):
         None,
         description="the files' format (jsonl, conll, massive, rasa, ...); default: guessed from each file",
     )
-    hf_config: str | None = Field(None, description="configuration name of a Hugging Face hub dataset")
     columns: dict[str, str] | None = Field(
-        None, description="map tokens/tags/intent to a HF dataset's columns"
+        None, description="map tokens/tags/intent to the columns of a HF dataset folder (save_to_disk)"
     )
     train_split: str = "train"
     dev_split: str | None = "dev"
@@ -192,7 +191,7 @@ class DataSection(Section):
             if self.files
             else resolve(self.dataset, format=self.format)
         )
-        source.hf_config, source.columns = self.hf_config, self.columns
+        source.columns = self.columns
         return source
 
     @model_validator(mode="after")
@@ -220,7 +219,8 @@ class DataSection(Section):
 
 
 class LexiconSection(Section):
-    """Gazetteer features (nlu.modules.lexicon_gate): phrase lists per slot type, from files or from train."""
+    """Gazetteer features (nlu.modules.lexicon_gate): phrase lists per slot type, from files, from train, or the
+    lookup tables of Rasa training data."""
 
     files: dict[str, str] | None = Field(None, description="slot type -> file with one phrase a line")
     from_train: list[str] | dict[str, list[str]] | None = Field(
@@ -228,11 +228,16 @@ class LexiconSection(Section):
         description="slot types whose values in the train split form the lists (never dev/test); or a map "
         "from lexicon type to slot-type patterns, e.g. {city: ['*city_name']}",
     )
+    lookup_tables: bool = Field(
+        False, description="the lookup tables of Rasa training data (`- lookup: city`), one type per table"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> LexiconSection:
-        if (self.files is None) == (self.from_train is None):
-            raise ValueError("give either model.lexicon.files or model.lexicon.from_train")
+        if [self.files is not None, self.from_train is not None, self.lookup_tables].count(True) != 1:
+            raise ValueError(
+                "give one of model.lexicon.files, model.lexicon.from_train or model.lexicon.lookup_tables: true"
+            )
         return self
 
 
@@ -496,6 +501,13 @@ def data_problems(recipe: Recipe, where: str | Path) -> list[str]:
         label_files["model.zeroshot.label_file"] = m.zeroshot.label_file
     if m.prompting:
         label_files["model.prompting.labels"] = m.prompting.labels
+    distillation = recipe.training.distillation
+    for i, teacher in enumerate(distillation.teachers if distillation else []):
+        if not (Path(teacher).expanduser() / "config.json").is_file():
+            problems.append(
+                f"{where}: training.distillation.teachers[{i}]: {teacher}: no trained model there; train the "
+                "teacher first (its run's best/ directory)"
+            )
     for name, file in [*files.items(), *label_files.items()]:
         try:
             _require_file(str(label_file(file)) if name in label_files else file)

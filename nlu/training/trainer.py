@@ -158,7 +158,9 @@ class _Parser:
         if recipe.model.architecture == "prompting":
             from nlu.prompting.model_dir import write_prompt_run
 
-            write_prompt_run(recipe, run_dir, data.train, data.labels, accelerator.is_main_process)
+            write_prompt_run(
+                recipe, run_dir, data.train, data.labels, accelerator.is_main_process, rules=data.rules
+            )
             return None
         return ParserTask(recipe, data, accelerator, resume)
 

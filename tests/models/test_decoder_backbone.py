@@ -105,6 +105,26 @@ def test_left_and_right_padding_give_the_same_logits(model, tokenizer):
     torch.testing.assert_close(r.intent_logits[1:], alone.intent_logits, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("attention", ["causal", "bidirectional"])
+def test_eager_attention_reads_the_mask_as_sdpa_does(tiny_decoder_backbone, model, tokenizer, attention):
+    """The ONNX export computes attention eagerly (nlu.export.exporter._eager_attention), which adds the mask to
+    the scores: the logits must be those of SDPA, padding included."""
+    from nlu.export.exporter import _eager_attention
+
+    other = build_model("jointbert", str(tiny_decoder_backbone), LABELS, use_crf=True, attention=attention)
+    other.load_state_dict(model.state_dict())
+    other.eval()
+    ids, mask = _batch(tokenizer, ["play some jazz music please", "weather in paris"], "left")
+    with torch.no_grad():
+        sdpa = other(ids, mask)
+        with _eager_attention(other):
+            assert other.encoder.config._attn_implementation == "eager"
+            eager = other(ids, mask)
+    assert other.encoder.config._attn_implementation == "sdpa"
+    torch.testing.assert_close(eager.intent_logits, sdpa.intent_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(eager.slot_logits, sdpa.slot_logits, atol=1e-5, rtol=1e-5)
+
+
 def test_the_intent_reads_the_last_token_and_causal_states_do_not_read_ahead(model, tokenizer):
     ids, mask = _batch(tokenizer, ["play some jazz", "play some rock"])
     with torch.no_grad():

@@ -165,7 +165,7 @@ def test_empty_input(predictor, text):
     empty = batch[1]
     assert empty.text == text and empty.intent is None and empty.intent_confidence == 0.0
     assert empty.entities == [] and empty.tags == [] and not empty.truncated
-    assert empty.to_dict()["intent"] is None
+    assert empty.to_dict()["intent"] == {"name": None, "confidence": 0.0}
     assert batch[0].intent is not None and batch[2].intent is not None
 
 

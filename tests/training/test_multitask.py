@@ -171,6 +171,9 @@ def test_the_run_holds_one_model_and_every_tasks_labels_and_report(multitask_run
     best = multitask_run / "best"
     config = json.loads((best / "config.json").read_text())
     assert [t["name"] for t in config["tasks"]] == ["music", "travel"]
+    assert "auto_map" in config and (best / "modeling_nlu.py").is_file()  # saved as every model is
+    card = (best / "README.md").read_text()
+    assert "music (" in card and "travel (" in card and "choose one with --task NAME" in card
     for name in ("music", "travel"):
         assert (best / "tasks" / name / "intent_labels.txt").read_text().split() == next(
             t["intent_labels"] for t in config["tasks"] if t["name"] == name
