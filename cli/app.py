@@ -50,6 +50,12 @@ generate_app = typer.Typer(
 )
 app.add_typer(generate_app, name="generate")
 
+TaskOption = typer.Option(
+    None,
+    "--task",
+    help="A multi-task model (data.tasks): which task's heads to use, e.g. --task snips.",
+    show_default=False,
+)
 SetOption = typer.Option(
     None, "--set", help="Override a recipe key: --set training.epochs=3 (repeatable).", show_default=False
 )
@@ -139,6 +145,7 @@ def open_parser(
     batch_size: int = 64,
     labels: Path | None = None,
     bonuses: tuple[float | None, float | None] = (None, None),
+    task: str | None = None,
 ):
     """``nlu.parser.load_parser`` with the command line's options."""
     from nlu.parser import load_parser
@@ -154,4 +161,5 @@ def open_parser(
         labels=labels,
         unseen_intent_bonus=intent_bonus,
         unseen_slot_bonus=slot_bonus,
+        task=task,
     )

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from nlu.cli.app import IntentBonusOption, JsonOption, SlotBonusOption, app, echo_json, progress_bars
+from nlu.cli.app import (
+    IntentBonusOption,
+    JsonOption,
+    SlotBonusOption,
+    TaskOption,
+    app,
+    echo_json,
+    progress_bars,
+)
 
 
 @app.command()
@@ -26,12 +34,14 @@ def export(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace OUT_DIR even if it is a file or a folder that is not an artifact."
     ),
+    task: str | None = TaskOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch.
 
     OUT_DIR may be new, empty, or an artifact from an earlier export (replaced); anything else needs
-    --overwrite, and the directory holding the model is never replaced."""
+    --overwrite, and the directory holding the model is never replaced. A multi-task model exports one task per
+    artifact (--task NAME): the encoder and that task's heads, a plain single-task artifact."""
     from nlu.export import export_model
 
     with progress_bars() as progress:
@@ -47,6 +57,7 @@ def export(
             unseen_slot_bonus=slot_bonus,
             overwrite=overwrite,
             progress=progress,
+            task=task,
         )
     if as_json:
         echo_json(report | {"out_dir": str(out_dir)})

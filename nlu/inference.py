@@ -58,17 +58,19 @@ class TorchParser(LogitsParser):
         labels: str | Path | None = None,
         unseen_intent_bonus: float | None = None,
         unseen_slot_bonus: float | None = None,
+        task: str | None = None,
         fallback_threshold: float | None = None,
         ambiguity_threshold: float | None = None,
     ) -> TorchParser:
         """``labels``: a YAML label file that replaces a zero-shot model's intents and slot types; with it,
         ``unseen_intent_bonus``/``unseen_slot_bonus`` replace the cosines that the intents/slot types training
-        never saw get (None: the model's). The synonyms and regexes saved beside the model apply to every
+        never saw get (None: the model's). ``task``: which task of a multi-task model to parse with (required
+        for one; see ``nlu.models.select_task``). The synonyms and regexes saved beside the model apply to every
         parse; ``fallback_threshold``/``ambiguity_threshold`` turn the fallback intent on (:mod:`nlu.rules`)."""
-        from nlu.models import apply_label_file, load_gazetteer, load_model, load_tokenizer
+        from nlu.models import apply_label_file, load_gazetteer, load_model, load_tokenizer, select_task
         from nlu.rules import ParseRules
 
-        model = load_model(model_dir)
+        model = select_task(load_model(model_dir), task)
         tokenizer = load_tokenizer(model_dir, model)
         if (unseen_intent_bonus, unseen_slot_bonus) != (None, None) and labels is None:
             raise ModelError("an unseen-label bonus applies to a new label set: give the label file too")

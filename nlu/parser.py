@@ -237,11 +237,13 @@ def load_parser(
     unseen_intent_bonus: float | None = None,
     unseen_slot_bonus: float | None = None,
     num_threads: int | None = None,
+    task: str | None = None,
     fallback_threshold: float | None = None,
     ambiguity_threshold: float | None = None,
 ) -> Parser:
     """The parser for any model directory: a trained model (``RUN/best``, or the run directory ``RUN``), an
-    artifact written by ``nlu export`` (needs only the runtime extra) or a prompted LLM.
+    artifact written by ``nlu export`` (needs only the runtime extra) or a prompted LLM. ``task``: which task of
+    a multi-task model (required for one, refused for any other; an artifact exported from one task says which).
 
     ``labels``: a YAML label file that gives a zero-shot model a new label set, with ``unseen_intent_bonus`` and
     ``unseen_slot_bonus`` (None: the model's) for the labels training never saw; an artifact's label set was
@@ -262,6 +264,8 @@ def load_parser(
         )
     parser: BatchParser
     if found.kind == "prompt":
+        if task is not None:
+            raise ModelError(f"--task {task}: {found.path} is a prompted LLM, which has one task")
         from nlu.prompting.model_dir import load_prompt_parser
 
         parser = load_prompt_parser(found.path)
@@ -269,6 +273,13 @@ def load_parser(
         from nlu.runtime import OnnxParser
 
         parser = OnnxParser.load(found.path, num_threads=num_threads, batch_size=batch_size)
+        exported = parser.manifest.get("task")
+        if task is not None and task != exported:
+            raise ModelError(
+                f"--task {task}: {found.path} was exported "
+                + (f"from task {exported!r}" if exported else "from a single-task model")
+                + "; an artifact holds one task (export each with `nlu export MODEL OUT --task NAME`)"
+            )
     else:
         from nlu.inference import TorchParser
 
@@ -278,6 +289,7 @@ def load_parser(
             labels=labels,
             unseen_intent_bonus=unseen_intent_bonus,
             unseen_slot_bonus=unseen_slot_bonus,
+            task=task,
         )
     if (fallback_threshold, ambiguity_threshold) != (None, None):
         parser.rules = parser.rules.with_fallback(fallback_threshold, ambiguity_threshold)

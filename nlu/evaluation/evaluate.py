@@ -74,11 +74,13 @@ def evaluate(
     dataset: str,
     split: str = "test",
     output_dir: str | Path | None = None,
+    task: str | None = None,
     progress: Progress | None = None,
 ) -> dict:
     """``nlu evaluate``: score a model directory, an artifact directory from ``nlu export`` or a prompted LLM
-    on a split; write the report to ``output_dir`` (default ``MODEL_DIR/../eval-<dataset>-<split>``). Returns
-    the summary. ``progress(what, done, total)`` follows the parsing (the command line draws it)."""
+    on a split; write the report to ``output_dir`` (default ``MODEL_DIR/../eval-<dataset>-<split>``, with
+    ``-<task>`` for one task of a multi-task model). Returns the summary. ``progress(what, done, total)``
+    follows the parsing (the command line draws it)."""
     from nlu.data.registry import load_split, resolve
     from nlu.model_dirs import resolve_model_dir
     from nlu.parser import load_parser
@@ -86,21 +88,23 @@ def evaluate(
     model_dir = resolve_model_dir(model_dir).path
     source = resolve(dataset)
     examples = load_split(source, split)
-    parser = load_parser(model_dir)
+    parser = load_parser(model_dir, task=task)
     result, predictions = evaluate_parser(parser, examples, progress=progress)
     extra: dict = {}
     if hasattr(parser, "stats"):  # a prompted LLM: its parse failures and time per utterance
         extra["prompting"] = parser.stats.to_dict()
     extra["truncated_utterances"] = _count_truncated(predictions)
     name = Path(dataset).name if source.name is None else source.name
-    out = Path(output_dir) if output_dir else model_dir.parent / f"eval-{name}-{split}"
+    suffix = f"-{task}" if task else ""
+    out = Path(output_dir) if output_dir else model_dir.parent / f"eval-{name}-{split}{suffix}"
     write_evaluation(
         result,
         examples,
         predictions,
         out,
-        title=f"{model_dir} on {source.describe()} / {split}",
-        extra={"model_dir": str(model_dir), "dataset": dataset, "split": split, **extra},
+        title=f"{model_dir}{f' (task {task})' if task else ''} on {source.describe()} / {split}",
+        extra={"model_dir": str(model_dir), "dataset": dataset, "split": split, **extra}
+        | ({"task": task} if task else {}),
     )
     summary = result.to_dict()["summary"] | extra
     summary["report_dir"] = str(out)

@@ -51,11 +51,14 @@ _BUILTIN_CHECK = [
 ]
 
 
-def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list[Example], str | None]:
+def _check_examples(
+    model_dir: Path, data: str | None, split: str, task: str | None = None
+) -> tuple[list[Example], str | None]:
     """The utterances the parity check runs on, and where they come from (None: the built-in list).
 
-    A data set given by the user must load. Without one, the dev split named in the model's training recipe is
-    used when it can be read here, so the report can score the export; else a built-in list of utterances.
+    A data set given by the user must load. Without one, the dev split named in the model's training recipe (for
+    one task of a multi-task model, that task's) is used when it can be read here, so the report can score the
+    export; else a built-in list of utterances.
     """
     from nlu.data.registry import from_files, load_split, resolve
     from nlu.errors import DataError
@@ -65,6 +68,8 @@ def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list
     info = model_dir / "training_info.json"
     if info.is_file():
         recipe_data = json.loads(info.read_text(encoding="utf-8")).get("recipe", {}).get("data", {})
+        if task is not None:
+            recipe_data = next((t for t in recipe_data.get("tasks") or [] if t.get("name") == task), {})
         dataset, dev_split = recipe_data.get("dataset"), recipe_data.get("dev_split")
         files, fmt = recipe_data.get("files") or {}, recipe_data.get("format")
         if dev_split and (dataset or dev_split in files):
@@ -366,6 +371,7 @@ def export_model(
     unseen_intent_bonus: float | None = None,
     unseen_slot_bonus: float | None = None,
     overwrite: bool = False,
+    task: str | None = None,
     progress: Progress | None = None,
 ) -> dict:
     """Export, check and write the artifact directory; return the export report.
@@ -377,8 +383,11 @@ def export_model(
     ``unseen_slot_bonus`` the cosines that its intents and slot types unseen in training get (None: the model's).
     Raises :class:`ExportError` (and leaves ``out_dir`` untouched) when the check fails. ``out_dir`` may be
     new, empty, or an earlier artifact; anything else is replaced only with ``overwrite``, and never the
-    directory that holds the model (see :func:`check_destination`). ``progress(what, done, total)`` is called
-    as the export moves on (the command line draws it); a failed parity check raises :class:`ParityError`.
+    directory that holds the model (see :func:`check_destination`). ``task``: the task of a multi-task model to
+    export (required for one): the artifact holds the encoder and that task's heads, and its manifest says which
+    task (one graph per task: the runtime and the server read it as any single-task artifact).
+    ``progress(what, done, total)`` is called as the export moves on (the command line draws it); a failed
+    parity check raises :class:`ParityError`.
     """
     from nlu.inference import TorchParser
     from nlu.model_dirs import resolve_model_dir
@@ -392,15 +401,21 @@ def export_model(
             "--unseen-intent-bonus/--unseen-slot-bonus apply to a new label set: give --labels FILE"
         )
     torch_parser = TorchParser.load(
-        model_dir, labels=labels, unseen_intent_bonus=unseen_intent_bonus, unseen_slot_bonus=unseen_slot_bonus
+        model_dir,
+        labels=labels,
+        unseen_intent_bonus=unseen_intent_bonus,
+        unseen_slot_bonus=unseen_slot_bonus,
+        task=task,
     )
     config = onnx_config_for(torch_parser.model)
     if config is None:
         raise ExportError(
             f"{model_dir}: architecture {torch_parser.model.config.model_type!r} has no ONNX export yet"
         )
-    examples, check_source = _check_examples(model_dir, data, split)
+    examples, check_source = _check_examples(model_dir, data, split, task)
     report: dict = {"model_dir": str(model_dir), "quantization": quantize, "optimized": bool(optimize)}
+    if task is not None:
+        report["task"] = task
 
     def step(what: str) -> None:
         if progress:
@@ -409,7 +424,7 @@ def export_model(
     def write(tmp: Path) -> None:
         started = time.perf_counter()
         fused = _write_graph(tmp, config, torch_parser, quantize, optimize, opset, step)
-        _write_manifest(tmp, torch_parser, config, model_dir, quantize, optimize, fused)
+        _write_manifest(tmp, torch_parser, config, model_dir, quantize, optimize, fused, task)
         parity = _parity(
             torch_parser, OnnxParser.load(tmp), config, examples, quantize == "int8", progress=progress
         )
@@ -467,7 +482,14 @@ def _write_graph(
 
 
 def _write_manifest(
-    tmp: Path, torch_parser, config: OnnxConfig, model_dir: Path, quantize: str, optimize: bool, fused: dict
+    tmp: Path,
+    torch_parser,
+    config: OnnxConfig,
+    model_dir: Path,
+    quantize: str,
+    optimize: bool,
+    fused: dict,
+    task: str | None = None,
 ) -> None:
     """The label files, the gazetteer, synonyms and regexes where the model has them, and ``nlu.json`` listing
     every file with its SHA-256 (the model card joins them once the check has passed: :func:`_write_card`)."""
@@ -494,6 +516,8 @@ def _write_manifest(
         "fused_operators": fused,
         "files": {},
     }
+    if task is not None:  # one task of a multi-task model
+        manifest["task"] = task
     files = ["model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"]
     if torch_parser.gazetteer is not None:
         torch_parser.gazetteer.save(tmp)

@@ -21,6 +21,7 @@ _LAZY = {
         "load_gazetteer",
         "model_input_names",
         "apply_label_file",
+        "select_task",
     )
 }
 __all__ = list(_LAZY)

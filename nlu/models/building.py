@@ -11,6 +11,7 @@ reads any model directory that ``nlu train`` wrote, and so can ``AutoModel.from_
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -19,7 +20,7 @@ from transformers.utils import logging as hf_logging
 
 from nlu.data.labels import LabelVocab
 from nlu.errors import DamagedModel, ModelError, NLUError
-from nlu.models.backbones import load_pretrained_encoder
+from nlu.models.backbones import backbone_is_decoder, load_pretrained_encoder
 from nlu.models.registry import architectures, get_architecture, import_string
 
 hf_logging.disable_progress_bar()  # "Loading weights" bars on every load drown the training output
@@ -36,13 +37,28 @@ def build_model(
     labels: LabelVocab,
     lexicon_types: list[str] | None = None,
     max_length: int | None = None,
+    tasks: Mapping[str, tuple[LabelVocab, str]] | None = None,
     **options,
 ) -> PreTrainedModel:
     """A model of a registered architecture on a pretrained backbone, everything after the backbone initialised
-    at random. ``options``: the shared options (``use_crf``, ``classifier_dropout``, ``intent_loss_coef``; see
-    :class:`nlu.models.options.JointOptions`) and the architecture's own, under their recipe names; what is not
-    given takes the recipe's default. ``max_length`` is the configuration's ``max_seq_length``."""
+    at random. ``options``: the shared options (``use_crf``, ``classifier_dropout``, ``intent_loss_coef``,
+    ``attention``; see :class:`nlu.models.options.JointOptions`) and the architecture's own, under their recipe
+    names; what is not given takes the recipe's default. ``max_length`` is the configuration's
+    ``max_seq_length``. ``tasks``: a multi-task model's label vocabulary and word splitting rule by task name, in
+    order (``labels`` is then the first task's); its architecture must declare ``multitask``."""
     declared = get_architecture(architecture)
+    if tasks and not declared.multitask:
+        raise ModelError(f"architecture {architecture!r} has no multi-task heads; use jointbert")
+    if backbone_is_decoder(backbone) and not declared.decoder_backbones:
+        raise ModelError(
+            f"architecture {architecture!r} reads an encoder's first token; the decoder LLM {backbone!r} is a "
+            "backbone of: " + ", ".join(n for n, a in architectures().items() if a.decoder_backbones)
+        )
+    if tasks:
+        options["tasks"] = [
+            {"name": name, "intent_labels": vocab.intents, "slot_labels": vocab.slots, "word_split": rule}
+            for name, (vocab, rule) in tasks.items()
+        ]
     if declared.options is not None:  # a new model takes the recipe's defaults (a saved one, its config's)
         options = declared.options().model_dump() | options
     if max_length is not None:
@@ -93,6 +109,23 @@ __all__ = ["{config_class}", "{model_class}"]
 ''',
         encoding="utf-8",
     )
+
+
+def select_task(model: PreTrainedModel, task: str | None) -> PreTrainedModel:
+    """The model a parser runs: a single-task model itself (``task`` None), or one task of a multi-task model
+    (``model.for_task``); a missing, unknown or superfluous ``task`` raises :class:`ModelError`."""
+    names = list(getattr(model.config, "task_names", None) or [])
+    if not names:
+        if task is not None:
+            raise ModelError(f"--task {task}: this model has one task; leave --task out")
+        return model
+    if task is None:
+        raise ModelError(
+            f"this is a multi-task model with heads for {', '.join(names)}: choose one with --task NAME"
+        )
+    if task not in names:
+        raise ModelError(f"--task {task}: the model's tasks are {', '.join(names)}")
+    return model.for_task(task)
 
 
 def model_input_names(model: PreTrainedModel) -> list[str]:
