@@ -207,6 +207,10 @@ class ParserTask:
             word_split=data.word_split,
             **m.architecture_options(),
         )
+        if m.init_from or m.encoder_layers:
+            from nlu.models.shrinking import start_from
+
+            start_from(self.main_model, m.init_from, m.encoder_layers)
         if m.freeze_embeddings:
             self.main_model.encoder.get_input_embeddings().weight.requires_grad_(False)
         self.teacher = None

@@ -258,6 +258,16 @@ class _ModelBase(JointOptions):
     )
     lexicon: LexiconSection | None = None
     prompting: PromptingSection | None = None
+    init_from: str | None = Field(
+        None,
+        description="a trained model (RUN/best) of this architecture, backbone and data whose weights start this "
+        "one (with encoder_layers: a smaller student of it; see nlu.models.shrinking)",
+    )
+    encoder_layers: int | list[int] | None = Field(
+        None,
+        description="keep only this many encoder layers (evenly spaced, the top one kept) or these (0-based): a "
+        "faster model, best started from a trained one (init_from) and distilled from it",
+    )
 
     @model_validator(mode="after")
     def _fit_the_architecture(self) -> _ModelBase:
@@ -501,6 +511,10 @@ def data_problems(recipe: Recipe, where: str | Path) -> list[str]:
         label_files["model.zeroshot.label_file"] = m.zeroshot.label_file
     if m.prompting:
         label_files["model.prompting.labels"] = m.prompting.labels
+    if m.init_from and not (Path(m.init_from).expanduser() / "config.json").is_file():
+        problems.append(
+            f"{where}: model.init_from: {m.init_from}: no trained model there; train it first (its run's best/)"
+        )
     distillation = recipe.training.distillation
     for i, teacher in enumerate(distillation.teachers if distillation else []):
         if not (Path(teacher).expanduser() / "config.json").is_file():
