@@ -3,7 +3,7 @@
 Run by ``python -m benchmarks.serving --optimum-python PY`` with the interpreter of a separate, benchmark-only
 virtual environment that has ``optimum[onnxruntime]`` (nlu's own environment does not need it):
 
-    python -m venv .venv-optimum && .venv-optimum/bin/pip install torch "optimum[onnxruntime]"
+    make optimum      # python -m venv .venv-optimum && .venv-optimum/bin/pip install torch "optimum[onnxruntime]"
 
 This file imports neither nlu nor the benchmarks package, only transformers, optimum and onnxruntime. Given a
 token-classification model folder (the benchmark writes one: the trained model's MiniLM encoder and its slot
@@ -76,11 +76,30 @@ def build(model_dir: Path, work: Path) -> Path:
         save_dir=optimized, optimization_config=OptimizationConfig(optimization_level=2)
     )
     quantized = work / "quantized"
+    _default_tensor_type_float()
     config = AutoQuantizationConfig.avx512_vnni(is_static=False, per_channel=False)
     ORTQuantizer.from_pretrained(optimized, file_name="model_optimized.onnx").quantize(
         save_dir=quantized, quantization_config=config
     )
     return quantized
+
+
+def _default_tensor_type_float() -> None:
+    """onnxruntime's quantizer cannot infer the type of a tensor that a fused (com.microsoft) operator makes and
+    stops on the level-2 graph; its ``DefaultTensorType`` option (float) is the documented way through, which
+    optimum's ``quantize`` does not pass on: add it to every quantizer made here."""
+    import onnx
+    from onnxruntime.quantization.onnx_quantizer import ONNXQuantizer
+
+    init = ONNXQuantizer.__init__
+
+    def with_default_type(self, *args, **kwargs):
+        kwargs["extra_options"] = dict(kwargs.get("extra_options") or {}) | {
+            "DefaultTensorType": onnx.TensorProto.FLOAT
+        }
+        init(self, *args, **kwargs)
+
+    ONNXQuantizer.__init__ = with_default_type
 
 
 def measure(model_dir: Path, quantized: Path, texts: list[str], samples: int, warmup: int) -> dict:
