@@ -22,8 +22,8 @@ and writes ``docs/performance.json`` (every raw number) and ``docs/performance.m
 met, machine, command).
 
     NLU_DATA_DIR=../shared/data python -m benchmarks.serving                    # the full measurement
-    NLU_DATA_DIR=../shared/data python -m benchmarks.serving --student runs/benchmark/atis-jointbert_crf_small-seed1/best \\
-        --optimum-python .venv-optimum/bin/python                             # and the student, and optimum
+    NLU_DATA_DIR=../shared/data python -m benchmarks.serving --optimum-python .venv-optimum/bin/python \\
+        --student runs/benchmark/atis-jointbert_crf_small-seed1/best          # and the student, and optimum
     NLU_DATA_DIR=../shared/data python -m benchmarks.serving --model-dir runs/quickstart/best --data demo \\
         --quick --out /tmp/perf.md                                            # a smoke run (a few minutes)
     python -m benchmarks performance          # render docs/performance.md from its record; measure nothing
