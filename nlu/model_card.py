@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from nlu import __version__
+from nlu.data.alignment import WORD_SPLIT_RULE
 from nlu.data.bio import slot_type, split_slot_type
 
 CARD_FILE = "README.md"
@@ -37,13 +38,43 @@ def training_card(
     dev_metrics: dict | None,
     train_size: int | None,
     extras: dict | None = None,
+    word_split: str = WORD_SPLIT_RULE,
 ) -> str:
     """The card of a trained model: ``recipe`` is the resolved recipe (``Recipe.model_dump(mode="json")``),
     ``dev_metrics`` the dev summary of this model (None without a dev split); ``extras`` counts what travels
-    with the model besides its weights (synonyms, regexes, lexicon types)."""
+    with the model besides its weights (synonyms, regexes, lexicon types); ``word_split`` is the model's rule
+    for splitting text into words."""
     data = recipe.get("data", {})
     dataset = data.get("dataset") or ", ".join(str(v) for v in (data.get("files") or {}).values())
     split = data.get("dev_split") or "dev"
+    intents = [i for i in intent_labels if i != "UNK"]
+    kinds = sorted({k for k in (slot_type(t) for t in slot_labels if t != "UNK") if k})
+    backbone = recipe.get("model", {}).get("backbone")
+    lines = [
+        f"# {name}",
+        "",
+        f"A joint intent detection and slot filling model ({architecture}, backbone `{backbone}`), "
+        f"trained with [nlu-toolkit](https://pypi.org/project/nlu-toolkit/) {__version__} on {dataset}"
+        + (f" ({train_size} training utterances)" if train_size else "")
+        + f". Given an utterance, it predicts one of {len(intents)} intents and tags the words of {len(kinds)} "
+        "slot types.",
+        *_use_lines(),
+        *_label_lines(intents, kinds),
+        *_evaluation_lines(dev_metrics, split, dataset),
+        *_training_lines(recipe),
+        *_limits_lines(languages, word_split, max_length),
+    ]
+    if extras:
+        carried = ", ".join(f"{what} ({n})" for what, n in extras.items() if n)
+        if carried:
+            lines += ["", f"It carries {carried}, applied at every parse (see the nlu-toolkit README)."]
+    return _with_header(_metadata(name, architecture, languages, dataset, split, dev_metrics), lines)
+
+
+def _metadata(
+    name: str, architecture: str, languages: list[str], dataset: str, split: str, dev_metrics: dict | None
+) -> dict:
+    """The card's YAML header, with the dev scores under ``model-index`` as the Hub reads them."""
     header: dict = {
         "library_name": "nlu-toolkit",
         "pipeline_tag": "token-classification",
@@ -53,33 +84,21 @@ def training_card(
         "metrics": [METRICS[k][0] for k in METRICS if dev_metrics and k in dev_metrics],
     }
     if dev_metrics:
-        header["model-index"] = [
-            {
-                "name": name,
-                "results": [
-                    {
-                        "task": {"type": "token-classification", "name": "Intent detection and slot filling"},
-                        "dataset": {"name": dataset, "type": dataset, "split": split},
-                        "metrics": [
-                            {"type": kind, "name": label, "value": round(float(dev_metrics[key]), 4)}
-                            for key, (kind, label) in METRICS.items()
-                            if key in dev_metrics
-                        ],
-                    }
-                ],
-            }
+        metrics = [
+            {"type": kind, "name": label, "value": round(float(dev_metrics[key]), 4)}
+            for key, (kind, label) in METRICS.items()
+            if key in dev_metrics
         ]
-    intents = [i for i in intent_labels if i != "UNK"]
-    kinds = sorted({k for k in (slot_type(t) for t in slot_labels if t != "UNK") if k})
-    model = recipe.get("model", {})
-    lines = [
-        f"# {name}",
-        "",
-        f"A joint intent detection and slot filling model ({architecture}, backbone `{model.get('backbone')}`), "
-        f"trained with [nlu-toolkit](https://pypi.org/project/nlu-toolkit/) {__version__} on {dataset}"
-        + (f" ({train_size} training utterances)" if train_size else "")
-        + f". Given an utterance, it predicts one of {len(intents)} intents and tags the words of {len(kinds)} "
-        "slot types.",
+        task = {"type": "token-classification", "name": "Intent detection and slot filling"}
+        data = {"name": dataset, "type": dataset, "split": split}
+        header["model-index"] = [
+            {"name": name, "results": [{"task": task, "dataset": data, "metrics": metrics}]}
+        ]
+    return header
+
+
+def _use_lines() -> list[str]:
+    return [
         "",
         "## Use",
         "",
@@ -94,31 +113,37 @@ def training_card(
         "With transformers alone: `AutoModel.from_pretrained(folder, trust_remote_code=True)` (the code is the",
         "installed nlu-toolkit's: `modeling_nlu.py` only imports it); `config.json` has `id2label`/`label2id`",
         "for the intents and `slot_labels` for the slot tags.",
+    ]
+
+
+def _label_lines(intents: list[str], kinds: list[str]) -> list[str]:
+    roles = " (`entity#role@group`: Rasa roles and groups, returned as `role` and `group`)"
+    return [
         "",
         "## Labels",
         "",
         f"Intents: {', '.join(f'`{i}`' for i in intents) or 'none'}.",
         "",
         f"Slot types: {', '.join(f'`{k}`' for k in kinds) or 'none'}"
-        + (
-            " (`entity#role@group`: Rasa roles and groups, returned as `role` and `group`)."
-            if _has_roles(kinds)
-            else "."
-        ),
-        "",
-        "## Evaluation",
-        "",
+        + (roles if _has_roles(kinds) else "")
+        + ".",
     ]
-    if dev_metrics:
-        lines += [f"On the {split} split of {dataset}:", "", "| metric | value |", "|---|---|"]
-        lines += [
-            f"| {label} | {100 * float(dev_metrics[k]):.2f} |"
-            for k, (_, label) in METRICS.items()
-            if k in dev_metrics
-        ]
-    else:
-        lines.append("No dev split was given, so the model was not scored during training.")
-    lines += [
+
+
+def _evaluation_lines(dev_metrics: dict | None, split: str, dataset: str) -> list[str]:
+    lines = ["", "## Evaluation", ""]
+    if not dev_metrics:
+        return lines + ["No dev split was given, so the model was not scored during training."]
+    lines += [f"On the {split} split of {dataset}:", "", "| metric | value |", "|---|---|"]
+    return lines + [
+        f"| {label} | {100 * float(dev_metrics[k]):.2f} |"
+        for k, (_, label) in METRICS.items()
+        if k in dev_metrics
+    ]
+
+
+def _training_lines(recipe: dict) -> list[str]:
+    return [
         "",
         "## Training",
         "",
@@ -132,6 +157,11 @@ def training_card(
         "```yaml",
         yaml.safe_dump(recipe, sort_keys=False).rstrip(),
         "```",
+    ]
+
+
+def _limits_lines(languages: list[str], word_split: str, max_length: int) -> list[str]:
+    return [
         "",
         "## Intended use and limits",
         "",
@@ -140,16 +170,12 @@ def training_card(
         "  out-of-domain ones included. Serve it with a fallback threshold (`nlu serve --fallback-threshold`)",
         "  so that a bot can say it did not understand; its confidences are not calibrated probabilities.",
         f"- Languages: {', '.join(languages) or 'en'}. Text is split into words at white space and punctuation",
-        "  (`ws_punct_v1`); scripts without spaces need data that was split the same way.",
+        f"  (`{word_split}`, as its training data writes words); scripts without spaces need data that was split",
+        "  the same way.",
         f"- It reads at most {max_length} sub-tokens per utterance; words past that are tagged `O` and the",
         "  prediction says `truncated`.",
         "- Its scores hold for data like its dev split; measure it on your own traffic before relying on it.",
     ]
-    if extras:
-        carried = ", ".join(f"{what} ({n})" for what, n in extras.items() if n)
-        if carried:
-            lines += ["", f"It carries {carried}, applied at every parse (see the nlu-toolkit README)."]
-    return _with_header(header, lines)
 
 
 def _has_roles(kinds: list[str]) -> bool:
@@ -238,6 +264,7 @@ def _card_from_model_dir(model_dir: Path) -> tuple[dict, str]:
         [],
         None,
         None,
+        word_split=config.get("word_split", WORD_SPLIT_RULE),
     )
     _, header, body = text.split("---\n", 2)
     return yaml.safe_load(header), body.lstrip("\n")

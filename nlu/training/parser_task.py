@@ -353,6 +353,7 @@ class ParserTask:
                 "regexes": len(self.data.rules.regexes.patterns),
                 "gazetteer types": len(self.gazetteer.types) if self.gazetteer else 0,
             },
+            word_split=config.word_split,
         )
         (folder / CARD_FILE).write_text(card, encoding="utf-8")
         info = {

@@ -56,6 +56,8 @@ def test_training_writes_a_model_card_with_metadata_and_the_command(tiny_model_d
         "exact_match": round(dev["exact_match"], 4),
     }
     assert "nlu train recipe.yaml" in body and "## Intended use and limits" in body
+    word_split = json.loads((tiny_model_dir / "config.json").read_text())["word_split"]
+    assert f"(`{word_split}`, as its training data writes words)" in body  # the model's own rule
     recipe_block = body.split("```yaml\n", 1)[1].split("```", 1)[0]
     assert (
         yaml.safe_load(recipe_block)["data"]
