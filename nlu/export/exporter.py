@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +28,7 @@ from nlu import __version__
 from nlu.data.example import Example
 from nlu.data.lexicon import LEXICON_FILE
 from nlu.errors import ExportError, ParityError
+from nlu.export.graph import _optimize, _quantize, _torch_export
 from nlu.export.onnx_config import OnnxConfig
 from nlu.models.registry import get_architecture
 from nlu.runtime.manifest import FORMAT_VERSION, MANIFEST, sha256_file
@@ -89,169 +89,6 @@ def _check_examples(
         for i, t in enumerate(_BUILTIN_CHECK)
     ]
     return builtin, None
-
-
-def _torch_export(
-    config: OnnxConfig, torch_parser, path: Path, opset: int, fusable: bool = False
-) -> list[str]:
-    """Export the model's logits graph with dynamic batch and sequence axes. ``fusable``: try the TorchScript
-    exporter with the encoder's attention written out (eager) first: onnxruntime's transformer optimizer
-    recognises that graph and fuses each layer's attention into one ``Attention`` node (``QAttention`` once
-    quantised), which the torch.export graph does not allow; on any failure the torch.export exporter runs."""
-    model = torch_parser.model
-    inputs = config.inputs(model)
-    words = [["a", "short", "one"], ["a", "somewhat", "longer", "example", "sentence", "here"]]
-    feeds, _ = torch_parser.encode(words)
-    args = tuple(torch.from_numpy(feeds[name]) for name in inputs)
-    # The exporters log a warning per operator they cannot register and per deprecation; none concern this model.
-    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if fusable:
-            try:
-                with _eager_attention(model):
-                    torch.onnx.export(
-                        config.wrap(model).eval(),
-                        args,
-                        str(path),
-                        input_names=inputs,
-                        output_names=list(config.outputs),
-                        dynamic_axes={name: {0: "batch", 1: "sequence"} for name in inputs},
-                        opset_version=17,
-                        dynamo=False,
-                    )
-                return inputs
-            except Exception as err:  # an operator the TorchScript exporter lacks: the other exporter
-                logger.info("TorchScript export failed (%s); exporting through torch.export", err)
-        batch, seq = (
-            torch.export.Dim("batch", max=4096),
-            torch.export.Dim("sequence", max=model.config.max_seq_length),
-        )
-        program = torch.onnx.export(
-            config.wrap(model).eval(),
-            args,
-            input_names=inputs,
-            output_names=list(config.outputs),
-            dynamic_shapes=(tuple({0: batch, 1: seq} for _ in inputs),),  # the wrapper's one *inputs argument
-            opset_version=opset,
-            dynamo=True,
-            external_data=False,
-            verbose=False,
-        )
-    program.save(str(path), external_data=False)
-    return inputs
-
-
-@contextmanager
-def _eager_attention(model):
-    """The encoder's attention computed by plain matrix products for the duration (not SDPA), as
-    onnxruntime's fusion expects it; the implementation the model had is restored after."""
-    configs = {
-        id(m.config): m.config
-        for m in model.modules()
-        if hasattr(getattr(m, "config", None), "_attn_implementation")
-    }
-    before = {key: config._attn_implementation for key, config in configs.items()}
-    try:
-        for config in configs.values():
-            config._attn_implementation = "eager"
-        yield
-    finally:
-        for key, config in configs.items():
-            config._attn_implementation = before[key]
-
-
-def _optimize(source: Path, target: Path, model) -> tuple[Path, dict]:
-    """onnxruntime's transformer fusions (LayerNorm, GELU, attention where the pattern matches)."""
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    encoder = model.encoder.config
-    try:
-        optimized = optimize_model(
-            str(source),
-            model_type="bert",
-            num_heads=getattr(encoder, "num_attention_heads", 0),
-            hidden_size=getattr(encoder, "hidden_size", 0),
-        )
-        fused = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
-        optimized.save_model_to_file(str(target))
-        return target, fused
-    except Exception as err:  # an encoder the fusion passes do not know: keep the plain graph
-        logger.warning("graph optimisation skipped (%s); the unoptimised graph is used", err)
-        return source, {}
-
-
-def _head_matmuls(model_path: Path) -> list[str]:
-    """The MatMul/Gemm nodes that produce the graph's outputs (the classifier heads), found by walking back
-    from each output through element-wise and shape operators, plus every other MatMul that reads one of
-    their weights (a head shared by two passes, as SlotRefine's slot classifier: quantising one use of a
-    shared weight would leave a de-quantisation of the whole matrix in every run)."""
-    import onnx
-
-    graph = onnx.load(str(model_path), load_external_data=False).graph
-    producers = {out: node for node in graph.node for out in node.output}
-    passthrough = {"Add", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze", "Gather", "Slice", "Flatten"}
-    heads, seen = [], set()
-    frontier = [output.name for output in graph.output]
-    while frontier:
-        node = producers.get(frontier.pop())
-        if node is None or node.name in seen:
-            continue
-        seen.add(node.name)
-        if node.op_type == "MatMul":
-            heads.append(node.name)
-        elif node.op_type == "Gemm":  # the quantiser first splits a Gemm into <name>_MatMul + <name>_Add
-            heads.extend([node.name, f"{node.name}_MatMul"])
-        elif node.op_type in passthrough:
-            frontier.extend(node.input)
-    initializers = {init.name for init in graph.initializer}
-    head_weights = {
-        name
-        for node in graph.node
-        if node.name in seen and node.op_type in ("MatMul", "Gemm")
-        for name in node.input
-        if name in initializers
-    }
-    for node in graph.node:
-        if node.op_type == "MatMul" and node.name not in heads and head_weights.intersection(node.input):
-            heads.append(node.name)
-    return heads
-
-
-def _quantize(source: Path, target: Path) -> Path:
-    """int8 dynamic quantisation, per output channel, of the encoder's matrix multiplications. The classifier
-    heads stay in fp32: they are a tiny share of the work, and their logits decide every label."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    hint = _DropMessage("pre-processing before quantization")  # an unconditional hint, not about this model
-    root.addFilter(hint)
-    for handler in root.handlers:
-        handler.addFilter(hint)
-    try:
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            nodes_to_exclude=_head_matmuls(source),
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    finally:
-        root.removeFilter(hint)
-        for handler in root.handlers:
-            handler.removeFilter(hint)
-    return target
-
-
-class _DropMessage(logging.Filter):
-    def __init__(self, text: str):
-        super().__init__()
-        self.text = text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.text not in record.getMessage()
 
 
 Progress = Callable[[str, int, int | None], None]  # (what, done, total), as nlu.data.download reports
@@ -389,7 +226,6 @@ def export_model(
     ``progress(what, done, total)`` is called as the export moves on (the command line draws it); a failed
     parity check raises :class:`ParityError`.
     """
-    from nlu.inference import TorchParser
     from nlu.model_dirs import resolve_model_dir
 
     if quantize not in ("none", "int8"):
@@ -400,6 +236,20 @@ def export_model(
         raise ExportError(
             "--unseen-intent-bonus/--unseen-slot-bonus apply to a new label set: give --labels FILE"
         )
+    torch_parser, config = _load_for_export(model_dir, labels, unseen_intent_bonus, unseen_slot_bonus, task)
+    examples, check_source = _check_examples(model_dir, data, split, task)
+    report: dict = {"model_dir": str(model_dir), "quantization": quantize, "optimized": bool(optimize)}
+    if task is not None:
+        report["task"] = task
+    export = _Export(torch_parser, config, model_dir, quantize, optimize, opset, task, progress)
+    write_dir_atomically(out_dir, lambda tmp: export.write(tmp, report, examples, check_source, out_dir))
+    return report
+
+
+def _load_for_export(model_dir: Path, labels, unseen_intent_bonus, unseen_slot_bonus, task):
+    """The torch parser of the model (with a new label set where one is given) and its ONNX description."""
+    from nlu.inference import TorchParser
+
     torch_parser = TorchParser.load(
         model_dir,
         labels=labels,
@@ -412,21 +262,50 @@ def export_model(
         raise ExportError(
             f"{model_dir}: architecture {torch_parser.model.config.model_type!r} has no ONNX export yet"
         )
-    examples, check_source = _check_examples(model_dir, data, split, task)
-    report: dict = {"model_dir": str(model_dir), "quantization": quantize, "optimized": bool(optimize)}
-    if task is not None:
-        report["task"] = task
+    return torch_parser, config
 
-    def step(what: str) -> None:
-        if progress:
-            progress(what, 0, None)
 
-    def write(tmp: Path) -> None:
+@dataclass
+class _Export:
+    """One export's settings; :meth:`write` fills a temporary directory that becomes the artifact."""
+
+    torch_parser: object
+    config: OnnxConfig
+    model_dir: Path
+    quantize: str
+    optimize: bool
+    opset: int
+    task: str | None
+    progress: Progress | None
+
+    def step(self, what: str) -> None:
+        if self.progress:
+            self.progress(what, 0, None)
+
+    def write(self, tmp: Path, report: dict, examples: list, check_source: str | None, out_dir: Path) -> None:
+        """The graph, the manifest, the parity check, the report and the card, into ``tmp``; raises
+        :class:`ParityError` (so nothing reaches ``out_dir``) when the graph disagrees with the torch model."""
         started = time.perf_counter()
-        fused = _write_graph(tmp, config, torch_parser, quantize, optimize, opset, step)
-        _write_manifest(tmp, torch_parser, config, model_dir, quantize, optimize, fused, task)
+        fused = _write_graph(
+            tmp, self.config, self.torch_parser, self.quantize, self.optimize, self.opset, self.step
+        )
+        _write_manifest(
+            tmp,
+            self.torch_parser,
+            self.config,
+            self.model_dir,
+            self.quantize,
+            self.optimize,
+            fused,
+            self.task,
+        )
         parity = _parity(
-            torch_parser, OnnxParser.load(tmp), config, examples, quantize == "int8", progress=progress
+            self.torch_parser,
+            OnnxParser.load(tmp),
+            self.config,
+            examples,
+            self.quantize == "int8",
+            progress=self.progress,
         )
         predictions = parity.pop("torch_predictions"), parity.pop("onnx_predictions")
         report.update(
@@ -441,16 +320,13 @@ def export_model(
         if check_source:
             report["scores"] = _scores(examples, *predictions)
         (tmp / "export_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-        _write_card(tmp, model_dir, report)
+        _write_card(tmp, self.model_dir, report)
         if not parity["passed"]:
             raise ParityError(
                 "the exported graph disagrees with the torch model: "
                 + "; ".join(parity["problems"])
                 + f". Nothing was written to {out_dir}"
             )
-
-    write_dir_atomically(out_dir, write)
-    return report
 
 
 def _write_graph(

@@ -70,7 +70,7 @@ class DecoderBackbone(nn.Module):
         positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
         allowed = decoder_attention_mask(attention_mask, self.bidirectional)
         # Additive (0 where allowed, the dtype's minimum elsewhere), not boolean: SDPA reads either, but eager
-        # attention (what the ONNX export switches to, nlu.export.exporter._eager_attention) adds the mask to the
+        # attention (what the ONNX export switches to, nlu.export.graph._eager_attention) adds the mask to the
         # scores, and a boolean one would add 1 and 0.
         dtype = self.model.get_input_embeddings().weight.dtype
         mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import nlu.export.exporter
+import nlu.export.graph
 from nlu.data.alignment import WORD_SPLIT_RULES
 from nlu.errors import ExportError
 from nlu.export import export_model
@@ -226,9 +227,9 @@ def test_a_head_weight_shared_by_two_passes_stays_fp32_in_both(tmp_path):
     )
     path = tmp_path / "g.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
-    heads = nlu.export.exporter._head_matmuls(path)
+    heads = nlu.export.graph._head_matmuls(path)
     assert sorted(heads) == ["pass1_matmul", "pass2_matmul"]
-    quantized = nlu.export.exporter._quantize(path, tmp_path / "q.onnx")
+    quantized = nlu.export.graph._quantize(path, tmp_path / "q.onnx")
     ops = [node.op_type for node in onnx.load(str(quantized)).graph.node]
     assert "DequantizeLinear" not in ops and ops.count("MatMul") == 2
 

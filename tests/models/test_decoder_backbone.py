@@ -107,9 +107,9 @@ def test_left_and_right_padding_give_the_same_logits(model, tokenizer):
 
 @pytest.mark.parametrize("attention", ["causal", "bidirectional"])
 def test_eager_attention_reads_the_mask_as_sdpa_does(tiny_decoder_backbone, model, tokenizer, attention):
-    """The ONNX export computes attention eagerly (nlu.export.exporter._eager_attention), which adds the mask to
+    """The ONNX export computes attention eagerly (nlu.export.graph._eager_attention), which adds the mask to
     the scores: the logits must be those of SDPA, padding included."""
-    from nlu.export.exporter import _eager_attention
+    from nlu.export.graph import _eager_attention
 
     other = build_model("jointbert", str(tiny_decoder_backbone), LABELS, use_crf=True, attention=attention)
     other.load_state_dict(model.state_dict())
