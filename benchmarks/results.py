@@ -125,11 +125,18 @@ def run_key(record: dict) -> tuple[str, str, int]:
 
 
 def run_one(
-    dataset: str, recipe_name: str, seed: int, runs_dir: Path, stamp: dict, rescore: bool = False
+    dataset: str,
+    recipe_name: str,
+    seed: int,
+    runs_dir: Path,
+    stamp: dict,
+    rescore: bool = False,
+    overrides: list[str] = (),
 ) -> dict:
     """Train (or resume) one run and score its best model on the test split; a finished run is read back, and
     with ``rescore`` its best model is scored again and its int8 artifact dropped, to be exported anew.
-    ``stamp`` (command, machine) goes into every record this call measures."""
+    ``stamp`` (command, machine) goes into every record this call measures; ``overrides`` (``--set``) are
+    recipe keys that change nothing measured (threads, paths), kept in the record."""
     from nlu.evaluation.evaluate import evaluate
     from nlu.training.trainer import train
 
@@ -149,7 +156,11 @@ def run_one(
         # a run stopped part-way (the machine went away) continues from its last checkpoint
         resume = any((run_dir / "checkpoints").glob("step-*"))
         result = train(
-            recipe, [f"training.seed={seed}"], output_dir=run_dir, resume=resume, overwrite=not resume
+            recipe,
+            [f"training.seed={seed}", *overrides],
+            output_dir=run_dir,
+            resume=resume,
+            overwrite=not resume,
         )
         wall = time.perf_counter() - started
         test = evaluate(result.best_model_dir, dataset, "test", run_dir / "eval-test")
@@ -157,6 +168,7 @@ def run_one(
             "dataset": dataset,
             "recipe": f"recipes/{dataset}/{recipe_name}.yaml",
             "seed": seed,
+            **({"overrides": list(overrides)} if overrides else {}),
             "train_seconds": result.train_seconds,
             "wall_seconds": wall,
             "dev": result.dev_metrics,
@@ -350,6 +362,13 @@ def _arguments() -> argparse.ArgumentParser:
         "--seeds", nargs="+", type=int, help="default: 3 for ATIS and SNIPS, 1 for the others"
     )
     parser.add_argument("--runs-dir", type=Path, default=common.REPO / "runs" / "benchmark")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="a recipe key for every run, e.g. training.num_threads=1 (repeatable); kept in each record",
+    )
     parser.add_argument("--out", type=Path, default=None, help="the page (default docs/results.md)")
     parser.add_argument("--note", action="append", default=[], help="a line for the report (repeatable)")
     parser.add_argument("--only-cached", action="store_true", help="report finished runs; train nothing")
@@ -410,7 +429,9 @@ def main() -> None:
                 done = args.runs_dir / f"{dataset}-{recipe}-seed{seed}" / "benchmark.json"
                 if args.only_cached and not done.exists():
                     continue
-                measured.append(run_one(dataset, recipe, seed, args.runs_dir, stamp, rescore=args.rescore))
+                measured.append(
+                    run_one(dataset, recipe, seed, args.runs_dir, stamp, args.rescore, args.overrides)
+                )
                 save()
     if not args.no_latency:
         add_latency(measured, args.runs_dir, args.remeasure_latency, stamp)

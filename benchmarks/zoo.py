@@ -19,6 +19,7 @@ OWNED_ELSEWHERE = {
     "zeroshot": "benchmarks.zeroshot",
     "crosslingual": "benchmarks.crosslingual",
     "crosslingual_codeswitch": "benchmarks.crosslingual",
+    "smollm2_crf": "benchmarks.llm",  # a decoder LLM backbone: the LLM page's fine-tuned table
 }
 # Human names on the page, in the order of its rows.
 MODEL_NAMES = {

@@ -5,6 +5,8 @@ together and turns library errors into messages and exit codes."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -16,8 +18,31 @@ app = typer.Typer(
     help="Intent detection and slot filling: train, evaluate, predict.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command and group inherits it
+    # Plain click help: this typer's rich panels show every flag as taking a value (`--resume <bool>`).
+    rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from nlu import __version__
+        from nlu.errors import DISTRIBUTION
+
+        typer.echo(f"nlu {__version__} ({DISTRIBUTION})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    pass
+
+
 data_app = typer.Typer(help="Inspect data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 generate_app = typer.Typer(
@@ -25,6 +50,12 @@ generate_app = typer.Typer(
 )
 app.add_typer(generate_app, name="generate")
 
+TaskOption = typer.Option(
+    None,
+    "--task",
+    help="A multi-task model (data.tasks): which task's heads to use, e.g. --task snips.",
+    show_default=False,
+)
 SetOption = typer.Option(
     None, "--set", help="Override a recipe key: --set training.epochs=3 (repeatable).", show_default=False
 )
@@ -55,6 +86,49 @@ def echo_json(obj: dict) -> None:
     typer.echo(json.dumps(obj, ensure_ascii=False).translate(_LINE_BREAKS))
 
 
+JsonOption = typer.Option(
+    False, "--json", help="Print one JSON object on stdout instead of the summary lines."
+)
+
+
+@contextmanager
+def progress_bars(console=None) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A ``progress(what, done, total)`` callback, as the library's long steps report (export, evaluation, LLM
+    evaluation), drawn as rich bars on stderr, one per step, and not at all when stderr is not a terminal (a
+    log file, a pipe, CI). ``total`` None is a step of unknown length; a new step completes the one before."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = console or Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    ) as bars:
+        steps: dict[str, int] = {}
+
+        def progress(what: str, done: int, total: int | None) -> None:
+            if what not in steps:
+                for task in bars.tasks:
+                    if not task.finished:
+                        bars.update(task.id, total=task.total or 1, completed=task.total or 1)
+                steps[what] = bars.add_task(what, total=total)
+            bars.update(steps[what], completed=done, total=total)
+
+        yield progress
+
+
 def json_option(name: str, text: str) -> dict:
     """The JSON object an option holds, or an error naming the option."""
     try:
@@ -71,6 +145,7 @@ def open_parser(
     batch_size: int = 64,
     labels: Path | None = None,
     bonuses: tuple[float | None, float | None] = (None, None),
+    task: str | None = None,
 ):
     """``nlu.parser.load_parser`` with the command line's options."""
     from nlu.parser import load_parser
@@ -86,4 +161,5 @@ def open_parser(
         labels=labels,
         unseen_intent_bonus=intent_bonus,
         unseen_slot_bonus=slot_bonus,
+        task=task,
     )

@@ -15,15 +15,38 @@ def data_stats(
         ..., help="A data set name (atis, xsid:de, massive:fr-FR, demo) or folder."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    columns: list[str] | None = typer.Option(
+        None,
+        "--columns",
+        help="A Hugging Face dataset folder's column names, as a recipe's data.columns: "
+        "tokens=words,tags=labels,intent=label (repeatable).",
+        show_default=False,
+    ),
 ) -> None:
     """Sizes, intents, slot types, lengths, and labels that dev/test have but train lacks."""
     from nlu.data.stats import dataset_stats, render_stats
 
-    stats = dataset_stats(dataset)
+    stats = dataset_stats(dataset, columns=column_map(columns or []))
     if as_json:
         echo_json(stats)
     else:
         render_stats(stats)
+
+
+def column_map(values: list[str]) -> dict[str, str] | None:
+    """``["tokens=words,tags=labels", "intent=label"]`` -> ``{"tokens": "words", "tags": "labels", ...}``."""
+    from nlu.errors import NLUError
+
+    found: dict[str, str] = {}
+    for item in (part.strip() for value in values for part in value.split(",")):
+        key, equals, column = item.partition("=")
+        if not equals or key.strip() not in ("tokens", "tags", "intent") or not column.strip():
+            raise NLUError(
+                f"--columns {item!r}: expected tokens=COLUMN, tags=COLUMN or intent=COLUMN, e.g. "
+                "--columns tokens=words,tags=labels"
+            )
+        found[key.strip()] = column.strip()
+    return found or None
 
 
 @data_app.command("card")

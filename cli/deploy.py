@@ -1,4 +1,5 @@
-"""``nlu export`` and ``nlu serve``: an ONNX artifact for the torch-free runtime, and the HTTP server."""
+"""``nlu export``, ``nlu serve`` and ``nlu push``: an ONNX artifact for the torch-free runtime, the HTTP server,
+and the upload of a model or artifact to the Hugging Face Hub."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from nlu.cli.app import IntentBonusOption, SlotBonusOption, app
+from nlu.cli.app import (
+    IntentBonusOption,
+    JsonOption,
+    SlotBonusOption,
+    TaskOption,
+    app,
+    echo_json,
+    progress_bars,
+)
 
 
 @app.command()
@@ -25,25 +34,34 @@ def export(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace OUT_DIR even if it is a file or a folder that is not an artifact."
     ),
+    task: str | None = TaskOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Export to ONNX for the torch-free runtime; checks ONNX against torch and writes nothing on a mismatch.
 
     OUT_DIR may be new, empty, or an artifact from an earlier export (replaced); anything else needs
-    --overwrite, and the directory holding the model is never replaced."""
+    --overwrite, and the directory holding the model is never replaced. A multi-task model exports one task per
+    artifact (--task NAME): the encoder and that task's heads, a plain single-task artifact."""
     from nlu.export import export_model
 
-    report = export_model(
-        model_dir,
-        out_dir,
-        quantize=quantize,
-        optimize=optimize,
-        data=data,
-        split=split,
-        labels=labels,
-        unseen_intent_bonus=intent_bonus,
-        unseen_slot_bonus=slot_bonus,
-        overwrite=overwrite,
-    )
+    with progress_bars() as progress:
+        report = export_model(
+            model_dir,
+            out_dir,
+            quantize=quantize,
+            optimize=optimize,
+            data=data,
+            split=split,
+            labels=labels,
+            unseen_intent_bonus=intent_bonus,
+            unseen_slot_bonus=slot_bonus,
+            overwrite=overwrite,
+            progress=progress,
+            task=task,
+        )
+    if as_json:
+        echo_json(report | {"out_dir": str(out_dir)})
+        return
     parity = report["parity"]
     typer.echo(
         f"wrote {out_dir} ({report['model_bytes'] / 1e6:.1f} MB, quantization {quantize}); checked on "
@@ -73,6 +91,32 @@ def serve(
         10.0, "--body-timeout", min=0.001, help="Seconds for a request body to arrive whole (408 after)."
     ),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log", help="Log every request."),
+    fallback_threshold: float | None = typer.Option(
+        None,
+        "--fallback-threshold",
+        min=0.0,
+        max=1.0,
+        help="Answer the intent nlu_fallback below this intent confidence (Rasa's FallbackClassifier threshold).",
+    ),
+    ambiguity_threshold: float | None = typer.Option(
+        None,
+        "--ambiguity-threshold",
+        min=0.0,
+        max=1.0,
+        help="Answer nlu_fallback when the top two intents' confidences are closer than this.",
+    ),
+    micro_batch: int = typer.Option(
+        16,
+        "--micro-batch",
+        min=1,
+        help="Most concurrent /parse requests parsed in one model run (1: each alone).",
+    ),
+    micro_batch_wait: float = typer.Option(
+        0.0,
+        "--micro-batch-wait",
+        min=0.0,
+        help="Milliseconds the first request of a batch waits for others (0: a lone request never waits).",
+    ),
 ) -> None:
     """Serve an exported model over HTTP: POST /parse, /model/parse (Rasa), /parse/batch; GET /health, /version."""
     from nlu.serve import run_server
@@ -87,4 +131,49 @@ def serve(
         max_batch=max_batch,
         access_log=access_log,
         body_timeout=body_timeout,
+        fallback_threshold=fallback_threshold,
+        ambiguity_threshold=ambiguity_threshold,
+        micro_batch=micro_batch,
+        micro_batch_wait=micro_batch_wait / 1000,
     )
+
+
+@app.command()
+def push(
+    model_dir: Path = typer.Argument(
+        ..., help="A trained model (RUN/best or RUN), or an artifact from nlu export."
+    ),
+    repo_id: str = typer.Argument(
+        ..., help="The Hub repository, e.g. my-org/atis-jointbert (created if missing)."
+    ),
+    endpoint: str | None = typer.Option(
+        None, "--endpoint", help="The Hub's URL (default: $HF_ENDPOINT, else https://huggingface.co)."
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        help="A Hub token with write access (default: huggingface_hub's, from `hf auth login`).",
+    ),
+    private: bool | None = typer.Option(
+        None, "--private/--public", help="The visibility of a repository created now (default: the Hub's)."
+    ),
+    revision: str | None = typer.Option(None, "--revision", help="The branch to commit to (default: main)."),
+    message: str | None = typer.Option(None, "--message", "-m", help="The commit message."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Upload a model or an artifact, model card included, to the Hugging Face Hub in one commit."""
+    from nlu.hub import push_to_hub
+
+    result = push_to_hub(
+        model_dir,
+        repo_id,
+        endpoint=endpoint,
+        token=token,
+        private=private,
+        revision=revision,
+        commit_message=message,
+    )
+    if as_json:
+        echo_json({"repo_url": result.repo_url, "commit_url": result.commit_url, "files": result.files})
+        return
+    typer.echo(f"pushed {len(result.files)} files to {result.repo_url}: {result.commit_url}")

@@ -2,7 +2,8 @@
 in importable library functions.
 
 Heavy imports (torch, transformers) happen inside the commands, so ``nlu --help`` and ``nlu validate`` are fast.
-Library code raises :class:`nlu.errors.NLUError`; only :func:`main` turns it into a message and an exit code.
+Library code raises :class:`nlu.errors.NLUError`; only :func:`main` turns it into a message and an exit code:
+2 for a usage error (as click gives for a bad option), 1 for a runtime failure, 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main() -> None:
         app()
     except InterruptedRun as err:
         typer.echo(f"interrupted: {err}", err=True)
-        sys.exit(130)
+        sys.exit(err.exit_code)
     except ModuleNotFoundError as err:
         words = [a for a in sys.argv[1:] if not a.startswith("-")]
         command = " ".join(words[:2] if words[:1] in (["data"], ["generate"]) else words[:1])
@@ -38,10 +39,10 @@ def main() -> None:
         if missing is None:
             raise
         typer.echo(f"error: {missing}", err=True)
-        sys.exit(2)
-    except NLUError as err:
+        sys.exit(missing.exit_code)
+    except NLUError as err:  # 2 for a usage error, 1 for a runtime failure (nlu.errors)
         typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
+        sys.exit(err.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

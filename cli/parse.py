@@ -7,7 +7,16 @@ from pathlib import Path
 
 import typer
 
-from nlu.cli.app import IntentBonusOption, SlotBonusOption, app, echo_json, open_parser
+from nlu.cli.app import (
+    IntentBonusOption,
+    JsonOption,
+    SlotBonusOption,
+    TaskOption,
+    app,
+    echo_json,
+    open_parser,
+    progress_bars,
+)
 from nlu.errors import NLUError
 
 
@@ -28,6 +37,7 @@ def predict(
     ),
     intent_bonus: float | None = IntentBonusOption,
     slot_bonus: float | None = SlotBonusOption,
+    task: str | None = TaskOption,
 ) -> None:
     """Parse utterances; print one JSON object per utterance (intent, ranking, entities with offsets).
 
@@ -37,7 +47,7 @@ def predict(
         lines.extend(utterance_lines(_read_stdin() if input == "-" else _read_text(Path(input))))
     if not lines:
         raise NLUError("nothing to parse: give utterances as arguments or --input FILE (- for stdin)")
-    parser = open_parser(model_dir, batch_size, labels, bonuses=(intent_bonus, slot_bonus))
+    parser = open_parser(model_dir, batch_size, labels, bonuses=(intent_bonus, slot_bonus), task=task)
     predictions = parser.parse_batch(lines, batch_size=batch_size)
     for prediction in predictions:
         echo_json(prediction.to_dict())
@@ -51,13 +61,23 @@ def evaluate(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Report folder (default: beside the model)."
     ),
+    task: str | None = TaskOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Score a model or an exported artifact: intent accuracy, slot P/R/F1, exact match (each ± standard
     error), per-intent and per-slot tables, report.md and plots."""
     from nlu.evaluation.evaluate import evaluate as run
 
-    s = run(model_dir, data, split, output)
-    typer.echo(f"{data} / {split}: {s['n']} utterances")
+    with progress_bars() as progress:
+        s = run(model_dir, data, split, output, task=task, progress=progress)
+    if as_json:
+        echo_json(
+            s
+            | {"dataset": data, "split": split, "report": str(Path(s["report_dir"]) / "report.md")}
+            | ({"task": task} if task else {})
+        )
+        return
+    typer.echo(f"{data} / {split}{f' (task {task})' if task else ''}: {s['n']} utterances")
     for key in ("intent_accuracy", "slot_precision", "slot_recall", "slot_f1", "exact_match"):
         se = s.get(f"{key}_se")
         typer.echo(f"  {key:16s} {100 * s[key]:6.2f}" + (f" ± {100 * se:.2f}" if se is not None else ""))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nlu.cli.app import SetOption, app
+from nlu.cli.app import SetOption, app, echo_json
 
 
 @app.command()
@@ -20,11 +20,29 @@ def train(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Start over in a run directory that holds a run."
     ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the final summary as one JSON object on stdout (progress stays on stderr).",
+    ),
 ) -> None:
     """Train a model from a recipe; the run directory gets the best model, metrics and a dev report."""
     from nlu.training.trainer import train as run
 
     result = run(recipe, overrides or [], output_dir=output, resume=resume, overwrite=overwrite)
+    report = result.run_dir / "report" / "report.md"
+    if as_json:
+        echo_json(
+            {
+                "run_dir": str(result.run_dir),
+                "best_model_dir": str(result.best_model_dir),
+                "best_metric": result.best_metric,
+                "train_seconds": round(result.train_seconds, 2),
+                "dev": result.dev_metrics,
+                "report": str(report) if report.is_file() else None,
+            }
+        )
+        return
     typer.echo(f"best model: {result.best_model_dir}  (training took {result.train_seconds:.0f} s)")
     shown = {k: v for k, v in result.dev_metrics.items() if isinstance(v, float) and not k.endswith("_se")}
     if shown:

@@ -8,6 +8,10 @@ The templates below are for the packaged DEMO data set (``nlu train recipes/quic
 ``nlu export``). Each intent lists templates from the most to the least specific; the bot uses the first one
 whose ``{slots}`` were all found. An intent without a usable template gets "I understood <intent> with <slots>",
 so the bot answers sensibly for any model.
+
+A model answers every utterance with one of its intents, "hello" too (the DEMO set has no greeting). The parser
+is loaded with a fallback threshold, as Rasa's FallbackClassifier works: below it, or when the two best intents
+are closer than the ambiguity threshold, the intent is ``nlu_fallback`` and the bot says it did not understand.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ import string
 import sys
 
 from nlu.prediction import Prediction
+from nlu.rules import FALLBACK_INTENT
 from nlu.runtime import ArtifactError, OnnxParser
+
+FALLBACK_THRESHOLD = 0.7  # below this intent confidence the bot asks again (--fallback-threshold)
+AMBIGUITY_THRESHOLD = 0.1  # ... and when the two best intents are closer than this (--ambiguity-threshold)
+DID_NOT_UNDERSTAND = (
+    "Sorry, I did not understand. I can switch devices, set alarms, play music, find restaurants and flights."
+)
 
 RESPONSES: dict[str, list[str]] = {
     "turn_on_device": ["Turning on the {device} in the {room}.", "Turning on the {device}."],
@@ -40,11 +51,11 @@ def slot_values(prediction: Prediction) -> dict[str, str]:
     return {name: " and ".join(found) for name, found in values.items()}
 
 
-def respond(prediction: Prediction, min_confidence: float = 0.0) -> str:
+def respond(prediction: Prediction) -> str:
     if prediction.intent is None:
         return "Say something and I'll try to help."
-    if prediction.intent_confidence < min_confidence:
-        return f"Sorry, I'm not sure what you mean (maybe {prediction.intent}?)."
+    if prediction.intent == FALLBACK_INTENT:
+        return DID_NOT_UNDERSTAND
     slots = slot_values(prediction)
     for template in RESPONSES.get(prediction.intent, []):
         needed = {field for _, field, _, _ in string.Formatter().parse(template) if field}
@@ -58,15 +69,30 @@ def main() -> int:
     args = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     args.add_argument("artifact", help="an artifact directory written by `nlu export`")
     args.add_argument("--once", metavar="TEXT", help="answer TEXT and exit instead of reading stdin")
-    args.add_argument("--min-confidence", type=float, default=0.0, help="ask again below this confidence")
+    args.add_argument(
+        "--fallback-threshold",
+        type=float,
+        default=FALLBACK_THRESHOLD,
+        help="say 'sorry' below this confidence",
+    )
+    args.add_argument(
+        "--ambiguity-threshold",
+        type=float,
+        default=AMBIGUITY_THRESHOLD,
+        help="say 'sorry' when the two best intents are closer than this",
+    )
     options = args.parse_args()
     try:
-        parser = OnnxParser.load(options.artifact)
+        parser = OnnxParser.load(
+            options.artifact,
+            fallback_threshold=options.fallback_threshold,
+            ambiguity_threshold=options.ambiguity_threshold,
+        )
     except ArtifactError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if options.once is not None:
-        print(respond(parser.parse(options.once), options.min_confidence))
+        print(respond(parser.parse(options.once)))
         return 0
     interactive = sys.stdin.isatty()
     while True:
@@ -75,7 +101,7 @@ def main() -> int:
         line = sys.stdin.readline()
         if not line:  # end of input
             return 0
-        print(respond(parser.parse(line.rstrip("\r\n")), options.min_confidence), flush=True)
+        print(respond(parser.parse(line.rstrip("\r\n"))), flush=True)
 
 
 if __name__ == "__main__":

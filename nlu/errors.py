@@ -1,18 +1,41 @@
 """Every exception the library raises on purpose.
 
 Library code raises one of these; only the CLI turns them into a message and an exit code. Each message says
-what is wrong and what to do next.
+what is wrong and what to do next. The exit code (``exit_code``) tells two kinds apart, as the README's table
+lists them:
+
+- **2, a usage error**: the command asked for something that cannot be done as asked: a bad option or argument,
+  a recipe that does not validate, a data file, model path or template the user named that is wrong. Fix the
+  command or the file and run it again.
+- **1, a runtime failure** (:class:`RuntimeFailure`): the command was right but the work failed: a model,
+  artifact or checkpoint whose files are damaged or incomplete, an export whose graph disagrees with torch, a
+  network or hub failure, a missing optional package, a run directory another run holds.
+
+Ctrl-C ends with 130.
 """
 
 from __future__ import annotations
 
 
 class NLUError(Exception):
-    """Base class: an error whose message is meant for the user, without a traceback."""
+    """Base class: an error whose message is meant for the user, without a traceback. A usage error (exit code
+    2) unless the class is also a :class:`RuntimeFailure`."""
+
+    exit_code = 2
+
+
+class RuntimeFailure(NLUError):
+    """Mixed into the errors that are runtime failures (exit code 1), not usage errors."""
+
+    exit_code = 1
 
 
 class DataError(NLUError):
     """A data file or data set that cannot be read: names the file and, where there is one, the line."""
+
+
+class DownloadError(DataError, RuntimeFailure):
+    """A download that failed on the network or arrived incomplete: running the command again may work."""
 
 
 class RecipeError(NLUError):
@@ -24,19 +47,41 @@ class RecipeError(NLUError):
 
 
 class ModelError(NLUError):
-    """A model directory that is missing, incomplete or of an unknown architecture."""
+    """A path that is not a model directory (or not the kind the command needs), or an unknown architecture."""
+
+
+class DamagedModel(ModelError, RuntimeFailure):
+    """A model directory whose files are damaged or incomplete (truncated weights, a missing tokenizer)."""
 
 
 class InterruptedRun(NLUError):
     """Training stopped before its end (Ctrl-C); a checkpoint was written and ``nlu train --resume`` continues."""
 
+    exit_code = 130
+
 
 class ArtifactError(NLUError):
-    """An artifact directory that is missing, incomplete, tampered with or of an unknown format."""
+    """A path that is not an artifact directory written by ``nlu export``, or one of an unknown format."""
+
+
+class DamagedArtifact(ArtifactError, RuntimeFailure):
+    """An artifact whose files are damaged, incomplete or were changed after export (a SHA-256 mismatch)."""
 
 
 class ExportError(NLUError):
-    """An export whose ONNX graph disagrees with the torch model, or that could not be written."""
+    """An export that cannot be done as asked: a destination that holds something else, a bad option."""
+
+
+class ParityError(ExportError, RuntimeFailure):
+    """An export whose ONNX graph disagrees with the torch model: nothing was written."""
+
+
+class DamagedCheckpoint(RuntimeFailure):
+    """A checkpoint ``--resume`` cannot read."""
+
+
+class HubError(RuntimeFailure):
+    """The Hugging Face Hub (or the endpoint given) refused or could not be reached."""
 
 
 class TemplateError(NLUError):
@@ -57,7 +102,17 @@ DISTRIBUTION = "nlu-toolkit"  # the name on the package index; the import name a
 # third-party import name -> the extra of the distribution that installs it
 EXTRAS = {
     **dict.fromkeys(
-        ("torch", "transformers", "accelerate", "datasets", "safetensors", "seqeval", "matplotlib"), "train"
+        (
+            "torch",
+            "transformers",
+            "accelerate",
+            "datasets",
+            "safetensors",
+            "seqeval",
+            "matplotlib",
+            "huggingface_hub",
+        ),
+        "train",
     ),
     **dict.fromkeys(("onnxruntime", "tokenizers"), "runtime"),
     **dict.fromkeys(("starlette", "uvicorn"), "serve"),
@@ -68,8 +123,9 @@ EXTRAS = {
 }
 
 
-class MissingDependency(NLUError):
-    """An optional package that the command needs is not installed; the message names the extra to install."""
+class MissingDependency(RuntimeFailure):
+    """An optional package that the command needs is not installed; the message names the extra to install. A
+    runtime failure: the same command works once the extra is installed."""
 
     @classmethod
     def from_import_error(cls, error: ModuleNotFoundError, what: str = "this") -> MissingDependency | None:

@@ -58,19 +58,27 @@ class TorchParser(LogitsParser):
         labels: str | Path | None = None,
         unseen_intent_bonus: float | None = None,
         unseen_slot_bonus: float | None = None,
+        task: str | None = None,
+        fallback_threshold: float | None = None,
+        ambiguity_threshold: float | None = None,
     ) -> TorchParser:
         """``labels``: a YAML label file that replaces a zero-shot model's intents and slot types; with it,
         ``unseen_intent_bonus``/``unseen_slot_bonus`` replace the cosines that the intents/slot types training
-        never saw get (None: the model's)."""
-        from nlu.models import apply_label_file, load_gazetteer, load_model, load_tokenizer
+        never saw get (None: the model's). ``task``: which task of a multi-task model to parse with (required
+        for one; see ``nlu.models.select_task``). The synonyms and regexes saved beside the model apply to every
+        parse; ``fallback_threshold``/``ambiguity_threshold`` turn the fallback intent on (:mod:`nlu.rules`)."""
+        from nlu.models import apply_label_file, load_gazetteer, load_model, load_tokenizer, select_task
+        from nlu.rules import ParseRules
 
-        model = load_model(model_dir)
+        model = select_task(load_model(model_dir), task)
         tokenizer = load_tokenizer(model_dir, model)
         if (unseen_intent_bonus, unseen_slot_bonus) != (None, None) and labels is None:
             raise ModelError("an unseen-label bonus applies to a new label set: give the label file too")
         if labels is not None:
             apply_label_file(model, tokenizer, labels, unseen_intent_bonus, unseen_slot_bonus)
-        return cls(model, tokenizer, batch_size=batch_size, gazetteer=load_gazetteer(model_dir, model))
+        parser = cls(model, tokenizer, batch_size=batch_size, gazetteer=load_gazetteer(model_dir, model))
+        parser.rules = ParseRules.load(model_dir).with_fallback(fallback_threshold, ambiguity_threshold)
+        return parser
 
     def encode(
         self, words_batch: Sequence[Sequence[str]]

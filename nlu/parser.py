@@ -28,9 +28,7 @@ from nlu.data.lexicon import Gazetteer, extra_inputs
 from nlu.decoding import decode
 from nlu.modules.crf_numpy import NumpyCRF
 from nlu.prediction import Prediction, assemble_prediction
-
-# (text, words, character span of each word): what every parser decodes.
-Item = tuple[str, list[str], list[tuple[int, int]]]
+from nlu.rules import Item, ParseRules  # Item: (text, words, character span of each word)
 
 
 @runtime_checkable
@@ -42,17 +40,29 @@ class Parser(Protocol):
     slot_labels: list[str]  # BIO tags; index 0 is UNK
 
     def parse(self, text: str) -> Prediction:
-        """One utterance."""
+        """Parse one raw utterance.
+
+        ``text`` is split into words by the ``ws_punct_v1`` rule; entity ``start``/``end`` are character offsets
+        into ``text`` itself. Empty or white-space text gives ``intent=None`` and no entities without running
+        the model; a button payload (``/intent{"entity": "value"}``) gives that intent at confidence 1.0; the
+        model's entities then get the regexes, synonyms and fallback of :mod:`nlu.rules`. Words past the model's
+        maximum length are tagged ``O`` and the prediction says ``truncated``. Returns a :class:`Prediction`
+        (``.to_dict()`` is Rasa's parse result)."""
         ...
 
     def parse_batch(self, texts: Sequence[str], batch_size: int | None = None) -> list[Prediction]:
-        """Raw utterances; a single string is one utterance."""
+        """Parse raw utterances: one :class:`Prediction` each, in input order, as :meth:`parse` gives it.
+
+        ``texts``: a sequence of strings; a single string is one utterance, not one per character.
+        ``batch_size``: utterances per model call (default: the parser's), grouped by length to pad less; it
+        changes speed and memory, not the predictions."""
         ...
 
     def parse_words(
         self, words_batch: Sequence[Sequence[str]], batch_size: int | None = None
     ) -> list[Prediction]:
-        """Pre-tokenised utterances (evaluation): the words are joined with single spaces for the offsets."""
+        """Parse pre-tokenised utterances (evaluation): one list of words each, used as they are; the words are
+        joined with single spaces for the offsets. Payloads are not looked for here."""
         ...
 
 
@@ -106,29 +116,37 @@ def predict_in_batches(
 
 class BatchParser:
     """The three verbs of :class:`Parser` in terms of one method, ``_parse_items`` (a batch of items ->
-    predictions); subclasses set ``intent_labels``, ``slot_labels`` and ``batch_size``."""
+    predictions); subclasses set ``intent_labels``, ``slot_labels`` and ``batch_size``, and ``rules`` (the
+    payloads, regexes, synonyms and fallback of :mod:`nlu.rules`) where the model has more than the default."""
 
     intent_labels: list[str]
     slot_labels: list[str]
     batch_size: int = 32
     word_split: str = WORD_SPLIT_RULE  # how raw text is split into words (the model's rule)
+    rules: ParseRules = ParseRules()
 
     def parse(self, text: str) -> Prediction:
-        """One raw utterance -> its prediction."""
+        """One raw utterance -> its :class:`Prediction` (see :meth:`Parser.parse`)."""
         return self.parse_batch([text])[0]
 
     def parse_batch(self, texts: str | Sequence[str], batch_size: int | None = None) -> list[Prediction]:
         """Raw utterances -> predictions in input order; a single string is one utterance. ``batch_size``:
-        utterances per model call (default: the parser's)."""
-        items = items_from_texts(texts, self.word_split)
-        return predict_in_batches(items, batch_size or self.batch_size, self._parse_items)
+        utterances per model call (default: the parser's). See :meth:`Parser.parse_batch`."""
+        size = batch_size or self.batch_size
+        return self.rules.parse(
+            items_from_texts(texts, self.word_split),
+            lambda items: predict_in_batches(items, size, self._parse_items),
+        )
 
     def parse_words(
         self, words_batch: Sequence[Sequence[str]], batch_size: int | None = None
     ) -> list[Prediction]:
-        """Pre-tokenised utterances (evaluation) -> predictions in input order."""
-        return predict_in_batches(
-            items_from_words(words_batch), batch_size or self.batch_size, self._parse_items
+        """Pre-tokenised utterances (evaluation) -> predictions in input order; no payloads."""
+        size = batch_size or self.batch_size
+        return self.rules.parse(
+            items_from_words(words_batch),
+            lambda items: predict_in_batches(items, size, self._parse_items),
+            payloads=False,
         )
 
     def _parse_items(self, items: list[Item]) -> list[Prediction]:
@@ -219,13 +237,19 @@ def load_parser(
     unseen_intent_bonus: float | None = None,
     unseen_slot_bonus: float | None = None,
     num_threads: int | None = None,
+    task: str | None = None,
+    fallback_threshold: float | None = None,
+    ambiguity_threshold: float | None = None,
 ) -> Parser:
     """The parser for any model directory: a trained model (``RUN/best``, or the run directory ``RUN``), an
-    artifact written by ``nlu export`` (needs only the runtime extra) or a prompted LLM.
+    artifact written by ``nlu export`` (needs only the runtime extra) or a prompted LLM. ``task``: which task of
+    a multi-task model (required for one, refused for any other; an artifact exported from one task says which).
 
     ``labels``: a YAML label file that gives a zero-shot model a new label set, with ``unseen_intent_bonus`` and
     ``unseen_slot_bonus`` (None: the model's) for the labels training never saw; an artifact's label set was
     fixed at export. ``num_threads``: onnxruntime threads for an artifact (default: all cores).
+    ``fallback_threshold``/``ambiguity_threshold``: answer ``nlu_fallback`` below that intent confidence, or when
+    the top two intents are closer than that (Rasa's FallbackClassifier; see :mod:`nlu.rules`); None: off.
     Raises :class:`nlu.errors.ModelError` (or ``ArtifactError``) saying what the directory is instead."""
     from nlu.errors import ModelError
     from nlu.model_dirs import resolve_model_dir
@@ -238,20 +262,35 @@ def load_parser(
             "whose label set is fixed; give the trained model (RUN/best), or export the model again with "
             "`nlu export MODEL OUT --labels FILE`"
         )
+    parser: BatchParser
     if found.kind == "prompt":
+        if task is not None:
+            raise ModelError(f"--task {task}: {found.path} is a prompted LLM, which has one task")
         from nlu.prompting.model_dir import load_prompt_parser
 
-        return load_prompt_parser(found.path)
-    if found.kind == "artifact":
+        parser = load_prompt_parser(found.path)
+    elif found.kind == "artifact":
         from nlu.runtime import OnnxParser
 
-        return OnnxParser.load(found.path, num_threads=num_threads, batch_size=batch_size)
-    from nlu.inference import TorchParser
+        parser = OnnxParser.load(found.path, num_threads=num_threads, batch_size=batch_size)
+        exported = parser.manifest.get("task")
+        if task is not None and task != exported:
+            raise ModelError(
+                f"--task {task}: {found.path} was exported "
+                + (f"from task {exported!r}" if exported else "from a single-task model")
+                + "; an artifact holds one task (export each with `nlu export MODEL OUT --task NAME`)"
+            )
+    else:
+        from nlu.inference import TorchParser
 
-    return TorchParser.load(
-        found.path,
-        batch_size=batch_size,
-        labels=labels,
-        unseen_intent_bonus=unseen_intent_bonus,
-        unseen_slot_bonus=unseen_slot_bonus,
-    )
+        parser = TorchParser.load(
+            found.path,
+            batch_size=batch_size,
+            labels=labels,
+            unseen_intent_bonus=unseen_intent_bonus,
+            unseen_slot_bonus=unseen_slot_bonus,
+            task=task,
+        )
+    if (fallback_threshold, ambiguity_threshold) != (None, None):
+        parser.rules = parser.rules.with_fallback(fallback_threshold, ambiguity_threshold)
+    return parser

@@ -6,12 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nlu_testing import MIXED_TRAINING, QA_TRAINING, build_tiny_backbone, serving, write_recipe
+from nlu_testing import (
+    MIXED_TRAINING,
+    QA_TRAINING,
+    build_tiny_backbone,
+    build_tiny_decoder_backbone,
+    serving,
+    write_recipe,
+)
 
 
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory) -> Path:
     return build_tiny_backbone(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_decoder_backbone(tmp_path_factory) -> Path:
+    """A tiny random Llama saved as a causal LM, with an encoder's tokenizer: a decoder LLM backbone."""
+    return build_tiny_decoder_backbone(tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="session")

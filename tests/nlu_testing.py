@@ -1,5 +1,6 @@
-"""Helpers shared by the tests (imported as ``from nlu_testing import ...``): a tiny random BERT backbone built
-in code, recipes that use it, and a uvicorn server on a loopback port. Fixtures live in ``conftest.py``."""
+"""Helpers shared by the tests (imported as ``from nlu_testing import ...``): a tiny random BERT backbone and a
+tiny random Llama (a decoder LLM backbone) built in code, recipes that use them, and a uvicorn server on a
+loopback port. Fixtures live in ``conftest.py``."""
 
 from __future__ import annotations
 
@@ -59,6 +60,69 @@ def build_tiny_backbone(folder: Path, extra_words: list[str] = ()) -> Path:
         0
     )  # the same tiny encoder in every session: a test's outcome must not depend on the draw
     BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def demo_words() -> list[str]:
+    """Every word of the packaged DEMO data, sorted."""
+    words: set[str] = set()
+    for split in ("train", "dev", "test"):
+        for line in (DEMO_DIR / f"{split}.jsonl").read_text(encoding="utf-8").splitlines():
+            words.update(json.loads(line)["tokens"])
+    return sorted(words)
+
+
+# SmolLM2's chat format, without its default system message
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tiny_decoder_backbone(folder: Path) -> Path:
+    """A 2-layer, hidden-32 Llama causal LM (grouped-query attention, as SmolLM2) with a byte-level BPE of 400
+    tokens trained on the DEMO words, its tokenizer made an encoder's by the same function that converts the
+    packaged SmolLM2 (``nlu.models.backbones.encoder_tokenizer``: leading space, end token appended, a pad
+    token): a decoder backbone that is fast to build, train, save and export. ``chat/`` holds the raw
+    tokenizer with a ChatML template, as the converted folder does, for generation. Returns ``folder``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from nlu.models.backbones import encoder_tokenizer
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator([" ".join(demo_words())] * 3, trainer=trainer)
+    raw = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<|endoftext|>", bos_token="<|im_start|>", eos_token="<|im_end|>"
+    )
+    fast = encoder_tokenizer(raw, pad_token="<|endoftext|>")
+    folder.mkdir(parents=True, exist_ok=True)
+    fast.save_pretrained(folder)
+    raw.chat_template = CHATML
+    raw.save_pretrained(folder / "chat")  # as in the converted SmolLM2 folder: the tokenizer that generates
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        pad_token_id=fast.pad_token_id,
+        bos_token_id=raw.bos_token_id,
+        eos_token_id=raw.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    config.architectures = ["LlamaForCausalLM"]
+    LlamaForCausalLM(config).save_pretrained(folder)
     return folder
 
 

@@ -76,4 +76,4 @@ def test_train_evaluate_predict_with_minilm(tmp_path):
     assert lines[0]["intent"]["name"] in intents[1:] and 0 < lines[0]["intent"]["confidence"] <= 1
     for entity in lines[0]["entities"]:
         assert lines[0]["text"][entity["start"] : entity["end"]] == entity["value"]
-    assert lines[1]["intent"] is None and lines[1]["entities"] == []
+    assert lines[1]["intent"] == {"name": None, "confidence": 0.0} and lines[1]["entities"] == []

@@ -10,13 +10,20 @@ For one model directory, in one run:
 3. the resident memory of a fresh process that only imports ``nlu.runtime``, loads the int8 artifact and parses
    100 utterances (and whether torch got imported there: it must not);
 4. the time of ``import nlu.runtime`` in a fresh interpreter (median of 5);
-5. a load test: ``nlu serve`` on the int8 artifact on a free loopback port, N requests from C concurrent
-   clients, throughput, latency percentiles and errors;
+5. load tests: ``nlu serve`` on the int8 artifact on a free loopback port, N requests from C concurrent
+   clients with W workers for each ``--load-matrix`` cell (16x1 64x1 16x2 64x2), throughput, latency
+   percentiles, errors and the server's and the load generator's CPU;
+6. with ``--student RUN/best``: a smaller model (``model.encoder_layers``) exported int8 and measured as the
+   variants are; with ``--optimum-python PY``: the optimum stack on the same weights and utterances
+   (``optimum_stack.py``, run by a benchmark-only virtual environment's python), its pipeline and its bare
+   session, beside the runtime's;
 
 and writes ``docs/performance.json`` (every raw number) and ``docs/performance.md`` (tables, targets met / not
 met, machine, command).
 
     NLU_DATA_DIR=../shared/data python -m benchmarks.serving                    # the full measurement
+    NLU_DATA_DIR=../shared/data python -m benchmarks.serving --optimum-python .venv-optimum/bin/python \\
+        --student runs/benchmark/atis-jointbert_crf_small-seed1/best          # and the student, and optimum
     NLU_DATA_DIR=../shared/data python -m benchmarks.serving --model-dir runs/quickstart/best --data demo \\
         --quick --out /tmp/perf.md                                            # a smoke run (a few minutes)
     python -m benchmarks performance          # render docs/performance.md from its record; measure nothing

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import benchmarks.serving
 from benchmarks.common import REPO, argument_parser, command, machine, now, page_path, publish
-from benchmarks.serving.inprocess import ONNX_VARIANTS, bench_onnx, bench_torch, export_variants, log
+from benchmarks.serving.comparison import optimum_stack
+from benchmarks.serving.inprocess import (
+    ONNX_VARIANTS,
+    STUDENT,
+    bench_onnx,
+    bench_torch,
+    export_student,
+    export_variants,
+    log,
+)
 from benchmarks.serving.load_test import load_test
 from benchmarks.serving.probes import measure_import, measure_memory
 from benchmarks.serving.report import PAGE, TARGETS, evaluate_targets, render
@@ -40,6 +49,7 @@ QUICK_DEFAULTS = {
     "warmup": (100, 20),
     "throughput_batches": (60, 5),
     "load_timeout": (900.0, 120.0),
+    "load_matrix": (["16x1", "64x1", "16x2", "64x2"], ["16x1"]),
 }
 
 
@@ -69,6 +79,21 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--work-dir", type=Path, default=None, help="keep the artifacts here (default: temp)")
     parser.add_argument("--reuse-exports", action="store_true", help="reuse artifacts already in --work-dir")
     parser.add_argument("--skip-load-test", action="store_true")
+    parser.add_argument(
+        "--load-matrix",
+        nargs="+",
+        default=None,
+        metavar="CLIENTSxWORKERS",
+        help="the load tests to run, e.g. 16x1 64x1 16x2 64x2 (the default; quick: 16x1)",
+    )
+    parser.add_argument(
+        "--student", type=Path, help="a smaller trained model (RUN/best) exported int8 and measured beside"
+    )
+    parser.add_argument(
+        "--optimum-python",
+        type=Path,
+        help="the python of a virtual environment with optimum[onnxruntime]: times the optimum stack beside",
+    )
     parser.add_argument("--quick", action="store_true", help="a fast smoke run: small samples")
     return parser
 
@@ -83,18 +108,39 @@ def measure(model_dir: Path, work_dir: Path, texts, examples, args, results: dic
     results["variants"]["torch_eager"] = bench_torch(model_dir, texts, examples, args)
     for name in ONNX_VARIANTS:
         results["variants"][name] = bench_onnx(name, work_dir / name, texts, examples, args)
+    if args.student:
+        results["student"] = export_student(
+            args.student, work_dir / STUDENT, None if args.quick else args.data
+        )
+        results["variants"][STUDENT] = bench_onnx(STUDENT, work_dir / STUDENT, texts, examples, args)
+    if args.optimum_python:
+        samples, warmup = args.latency_samples, args.warmup
+        results["optimum"] = optimum_stack(model_dir, args.optimum_python, texts, work_dir, samples, warmup)
     int8 = work_dir / "onnx_int8"
     log("memory of a serving-only process")
     results["memory"] = measure_memory(int8, texts, work_dir)
     log("import time of nlu.runtime")
     results["import"] = measure_import()
     if not args.skip_load_test:
-        gc.collect()
-        try:
-            results["load_test"] = load_test(int8, texts, args, work_dir)
-        except Exception as err:  # recorded in the report as a failed target, not a crash
-            log(f"load test failed: {err}")
-            results["load_test"] = {"error": f"{type(err).__name__}: {err}"}
+        results["load_tests"] = [
+            run_load_test(int8, texts, args, work_dir, cell) for cell in args.load_matrix
+        ]
+
+
+def run_load_test(artifact: Path, texts, args, work_dir: Path, cell: str) -> dict:
+    """One load test, ``cell`` = CLIENTSxWORKERS; a failure is recorded (a failed target), not raised."""
+    clients, workers = (int(n) for n in cell.lower().split("x"))
+    gc.collect()
+    try:
+        return load_test(
+            artifact,
+            texts,
+            argparse.Namespace(**vars(args) | {"concurrency": clients, "workers": workers}),
+            work_dir,
+        )
+    except Exception as err:
+        log(f"load test {cell} failed: {err}")
+        return {"concurrency": clients, "workers": workers, "error": f"{type(err).__name__}: {err}"}
 
 
 def main() -> None:
@@ -102,6 +148,10 @@ def main() -> None:
     for key, (full, small) in QUICK_DEFAULTS.items():
         if getattr(args, key) is None:
             setattr(args, key, small if args.quick else full)
+    try:
+        [tuple(int(n) for n in cell.lower().split("x")) for cell in args.load_matrix]
+    except ValueError:
+        sys.exit(f"--load-matrix {' '.join(args.load_matrix)}: expected CLIENTSxWORKERS, e.g. 64x2")
     model_dir = args.model_dir if args.model_dir.is_absolute() else (Path.cwd() / args.model_dir)
     if not (model_dir / "config.json").is_file():
         sys.exit(

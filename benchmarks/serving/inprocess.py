@@ -18,12 +18,14 @@ ONNX_VARIANTS = {
     "onnx_fp32_opt": {"quantize": "none", "optimize": True},
     "onnx_int8": {"quantize": "int8", "optimize": True},
 }
-VARIANTS = ("torch_eager", *ONNX_VARIANTS)
+STUDENT = "student_int8"  # a smaller model (--student), exported as onnx_int8 is
+VARIANTS = ("torch_eager", *ONNX_VARIANTS, STUDENT)
 LABELS = {
     "torch_eager": "torch eager (fp32)",
     "onnx_fp32": "ONNX fp32, unoptimised",
     "onnx_fp32_opt": "ONNX fp32, optimised",
     "onnx_int8": "ONNX int8 (optimised + int8)",
+    STUDENT: "ONNX int8, the smaller student (--student)",
 }
 
 
@@ -55,6 +57,20 @@ def export_variants(model_dir: Path, work_dir: Path, data: str | None, reuse: bo
         log(f"export {name}: {time.perf_counter() - started:.1f} s, {report['model_bytes'] / 1e6:.1f} MB")
         reports[name] = report
     return reports
+
+
+def export_student(model_dir: Path, out: Path, data: str | None) -> dict:
+    """The smaller student exported as ``onnx_int8`` is (optimised, int8), with its parity report."""
+    from nlu.export import export_model
+    from nlu.models import load_model
+
+    log(f"export {STUDENT}: {model_dir} -> {out}")
+    report = export_model(
+        model_dir, out, data=data, split="dev", quantize="int8", optimize=True, overwrite=True
+    )
+    layers = load_model(model_dir).encoder.config.num_hidden_layers
+    keep = ("model_bytes", "export_seconds", "fused_operators", "parity", "scores")
+    return {"model_dir": str(model_dir), "encoder_layers": layers} | {k: report.get(k) for k in keep}
 
 
 def measure_latency(call: Callable[[str], object], texts: Sequence[str], samples: int, warmup: int) -> dict:
@@ -165,7 +181,7 @@ def bench_onnx(name: str, artifact: Path, texts, examples, args) -> dict:
     single = Parser.load(artifact, num_threads=1)
     log(f"{name}: latency, 1 thread, {args.latency_samples} utterances")
     result["latency"] = measure_latency(single.parse, texts, args.latency_samples, args.warmup)
-    if name == "onnx_int8":
+    if name in ("onnx_int8", STUDENT):
         log(f"{name}: latency breakdown")
         result["latency_breakdown"] = latency_breakdown(single, texts, args.latency_samples)
     single = None  # one session at a time

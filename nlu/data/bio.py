@@ -1,6 +1,28 @@
-"""BIO tag checks and repair."""
+"""BIO tag checks and repair, and how a slot type carries an entity's role and group.
+
+A slot type is an entity name, optionally followed by ``#<role>`` and ``@<group>`` (``city#destination``,
+``pizza@1``, ``city#destination@2``): Rasa's entity roles and groups, trained as labels of their own and split
+back into ``entity``, ``role`` and ``group`` in every prediction. ``#`` and ``@`` are therefore reserved in
+slot types; data without roles and groups keeps its tags as they are.
+"""
 
 from __future__ import annotations
+
+ROLE_MARK = "#"
+GROUP_MARK = "@"
+
+
+def split_slot_type(kind: str) -> tuple[str, str | None, str | None]:
+    """``city#destination@1`` -> ``("city", "destination", "1")``; ``fromloc.city_name`` -> itself, no role or
+    group (a ``.`` is part of the name, as in ATIS)."""
+    rest, _, group = kind.partition(GROUP_MARK)
+    entity, _, role = rest.partition(ROLE_MARK)
+    return entity, role or None, group or None
+
+
+def join_slot_type(entity: str, role: str | None = None, group: str | None = None) -> str:
+    """The slot type that carries an entity with its role and group: the inverse of :func:`split_slot_type`."""
+    return entity + (f"{ROLE_MARK}{role}" if role else "") + (f"{GROUP_MARK}{group}" if group else "")
 
 
 def slot_type(tag: str) -> str | None:

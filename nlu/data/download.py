@@ -46,7 +46,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from nlu.data.registry import data_root, read_card
-from nlu.errors import DataError
+from nlu.errors import DataError, DownloadError
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def _fetch_all(
                 card["card_path"],
             )
         elif actual != expected:
-            raise DataError(
+            raise DownloadError(
                 f"{name}: {fname}: SHA-256 mismatch: expected {expected}, actual {actual}; the file at {url} "
                 f"has changed or the transfer was corrupted; nothing was written to {target}"
             )
@@ -258,25 +258,25 @@ def _fetch(url: str, dest: Path, fname: str, progress: Progress | None, timeout:
                 if progress:
                     progress(fname, got, total)
     except urllib.error.HTTPError as err:
-        raise DataError(
+        raise DownloadError(
             f"download of {url} failed: HTTP {err.code} {err.reason}; check the download URL in the data card"
         ) from None
     except http.client.IncompleteRead as err:
         got += len(err.partial)
         total = total if total is not None else got + (err.expected or 0)
-        raise DataError(
+        raise DownloadError(
             f"transfer of {url} stopped after {got} of {total} bytes; run the command again"
         ) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
         if isinstance(err, OSError) and err.filename is not None:
             raise  # a local file error, not the network
         reason = getattr(err, "reason", None) or err
-        raise DataError(
+        raise DownloadError(
             f"could not download {url}: the network could not be reached ({reason}). To work offline, copy "
             f"the files to a folder yourself and set NLU_DATA_DIR to it: it must hold {layout}"
         ) from None
     if total is not None and got < total:
-        raise DataError(f"transfer of {url} stopped after {got} of {total} bytes; run the command again")
+        raise DownloadError(f"transfer of {url} stopped after {got} of {total} bytes; run the command again")
     return digest.hexdigest()
 
 

@@ -1,12 +1,11 @@
-"""Read a split of a Hugging Face dataset (hub id or ``save_to_disk`` folder) into :class:`Example` records.
+"""Read a split of a Hugging Face dataset folder (written by ``save_to_disk``) into :class:`Example` records.
 
 The dataset needs a tokens column (list of words), a tags column (list of BIO strings, or a ``ClassLabel``
-sequence) and an intent column (string or ``ClassLabel``); ``columns`` renames them.
+sequence) and an intent column (string or ``ClassLabel``); ``columns`` (a recipe's ``data.columns``,
+``nlu data stats --columns``) renames them.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from nlu.data.bio import is_valid_tag, repair_bio
 from nlu.data.example import Example
@@ -26,16 +25,19 @@ def _names(feature) -> list[str] | None:
 def load_hf_split(source: DataSource, split: str) -> list[Example]:
     import datasets
 
+    unknown = sorted(set(source.columns or {}) - set(DEFAULT_COLUMNS))
+    if unknown:
+        raise DataError(
+            f"{source.describe()}: columns maps {', '.join(unknown)}; it maps tokens, tags and intent to the "
+            "dataset's column names, e.g. tokens=words"
+        )
     columns = {**DEFAULT_COLUMNS, **(source.columns or {})}
     try:
-        if Path(source.location).is_dir():
-            loaded = datasets.load_from_disk(source.location)
-            dataset = loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
-        else:
-            dataset = datasets.load_dataset(source.location, source.hf_config, split=split)
+        loaded = datasets.load_from_disk(source.location)
+        dataset = loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
     except KeyError:
         raise DataError(f"{source.describe()}: no split {split!r}") from None
-    except Exception as err:  # network, missing repo, bad files: all reach the user the same way
+    except Exception as err:  # damaged or foreign files: all reach the user the same way
         raise DataError(f"{source.describe()}: could not load split {split!r}: {err}") from None
     missing = [c for c in columns.values() if c not in dataset.column_names]
     if missing:

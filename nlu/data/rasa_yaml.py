@@ -15,24 +15,36 @@ optional ``metadata``, is read too). The entity markup ``[text](entity)``, ``[te
 ``[text]{"entity": ..., "role": ..., "group": ..., "value": ...}`` is removed; the outside text and each entity's
 text are split into words separately by the toolkit's word rule (:func:`nlu.data.alignment.split_words`, the
 rule the runtime applies at inference), so entity boundaries are word boundaries. Entity words are tagged
-``B-``/``I-<entity>``; an entity with a role is the slot type ``<entity>.<role>`` (``city.destination``), so
-that "from Boston" and "to New York" are different slots, as they are in Rasa. What the tags cannot hold (a
-role, group or value) is kept in ``meta["rasa_entities"]`` as ``{"start", "end", "entity", "role", "group",
-"value"}`` (word indices, end exclusive), and an example's ``metadata`` in ``meta["rasa_metadata"]``; only
-examples that have them get these keys. Retrieval intents (``faq/ask_name``) are kept whole.
+``B-``/``I-<slot type>``, where the slot type carries the entity's role and group
+(:func:`nlu.data.bio.join_slot_type`: ``city#destination``, ``name@1``): "from Boston" and "to New York" are
+different labels, as they are in Rasa, and every prediction splits them back into ``entity``, ``role`` and
+``group``. Retrieval intents (``faq/ask_name``) are kept whole.
 
-``synonym``, ``lookup`` and ``regex`` sections hold no examples: they are skipped and counted in one warning.
+What the tags cannot hold is kept in the example's ``meta``, so that converting to JSON lines and back loses
+nothing (only examples that need them get these keys):
+
+- ``rasa_entities``: an entity's ``value`` (and any other key of its JSON form) as ``{"start", "end",
+  "entity", "value"}`` (word indices, end exclusive);
+- ``rasa_metadata``: the example's ``metadata``;
+- ``rasa_text``: the example line as written, when writing it back from words would change it (the spacing
+  of ``please.``, the short form ``(city:New York)``);
+- ``rasa_file``, on the first example of the file: its ``version``, the ``synonym``, ``lookup`` and ``regex``
+  sections and each intent's own keys (``metadata``) in file order (``items``), and any other top-level key
+  (``other``).
+
+:func:`training_extras` reads the synonyms, lookup tables and regexes back from the examples for training.
 Errors name the file and the line of the example inside the YAML file (for an ``examples: |`` block: the line
 after the ``|`` plus the example's line offset inside the block; a quoted or folded value names its first line;
 YAML syntax errors name the line of the YAML mark). Intent names are plain labels; ids are
 ``<file stem>-<index>`` (0-based).
 
-:func:`write` gives one ``- intent:`` item per intent (first-appearance order; examples are grouped by intent),
-tokens joined with single spaces in a literal ``|`` block, each slot span as ``[words](slot_type)``. A span whose
-``meta["rasa_entities"]`` entry records a role, group or value is written back as the JSON form, so a Rasa file
-read and written keeps them; a dotted slot type without such an entry (ATIS ``fromloc.city_name``) is written
-as it is. Intents whose examples carry ``rasa_metadata`` use the list form (``- text: |`` + ``metadata:``).
-Tokens holding ``[`` or ``]`` cannot be written unambiguously and are refused, not escaped.
+:func:`write` gives one ``- intent:`` item per intent (first-appearance order, or the order of the file the
+examples came from, sections in their places; examples are grouped by intent), each example as it was written
+(``rasa_text``) when its words and labels are unchanged, else its tokens joined with single spaces and each
+slot span as ``[words](slot_type)``, or the JSON form where it has a role, group or value. A dotted slot type
+(ATIS ``fromloc.city_name``) is written as it is. Intents whose examples carry ``rasa_metadata`` use the list
+form (``- text: |`` + ``metadata:``). Tokens holding ``[`` or ``]`` cannot be written unambiguously and are
+refused, not escaped.
 """
 
 from __future__ import annotations
@@ -40,23 +52,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from nlu.data.alignment import split_words
-from nlu.data.bio import is_valid_tag, spans
 from nlu.data.example import Example
+from nlu.data.rasa_markup import _markup, _parse_markup, _rebuilt, _scalar
 from nlu.data.readers import ReadStats, check_example, finish, read_text
 from nlu.errors import DataError
 
-SKIPPED_SECTIONS = ("synonym", "lookup", "regex")
-_ENTITY_KEYS = ("role", "group", "value")  # what a BIO tag cannot hold, in the order Rasa's docs write it
+SECTIONS = ("synonym", "lookup", "regex")  # the items that hold no intent examples
 _YAML_BREAKS = re.compile("[\n\u2028\u2029]")  # line breaks a literal block keeps (\r\n, \r, \x85 become \n)
-_BREAKS_OUT = re.compile("[\r\n\x85\u2028\u2029]")  # what YAML would read as a line break when written
-_NON_PRINTABLE = re.compile("[^\x09\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_PLAIN_SCALAR = re.compile(r"[A-Za-z0-9_][\w/#.+-]*")
-_JSON = json.JSONDecoder()
 
 
 def read(path: str | Path, *, split: str | None = None, lang: str = "en") -> list[Example]:
@@ -73,7 +80,7 @@ def read(path: str | Path, *, split: str | None = None, lang: str = "en") -> lis
     item_nodes = nlu_node.value if isinstance(nlu_node, yaml.SequenceNode) else []
     stats = ReadStats()
     examples: list[Example] = []
-    skipped: dict[str, int] = {}
+    items: list[dict] = []  # the file's items in order: sections whole, intents by name and their own keys
     for i, item in enumerate(nlu):
         item_node = item_nodes[i] if i < len(item_nodes) else None
         if not isinstance(item, dict):
@@ -81,62 +88,167 @@ def read(path: str | Path, *, split: str | None = None, lang: str = "en") -> lis
                 f"{_where(path, item_node)}: an `nlu:` item must be a mapping such as `- intent: greet`"
             )
         if "intent" not in item:
-            kind = next((k for k in SKIPPED_SECTIONS if k in item), None)
-            if kind is None:
+            if not any(k in item for k in SECTIONS):
                 keys = ", ".join(map(str, item)) or "none"
                 raise DataError(
                     f"{_where(path, item_node)}: item has no `intent`, `synonym`, `lookup` or `regex` key "
                     f"(keys: {keys}); fix the key or remove the item"
                 )
-            skipped[kind] = skipped.get(kind, 0) + 1
+            items.append(item)
             continue
         intent = item["intent"]
         if intent is None or isinstance(intent, (bool, dict, list)):
             raise DataError(f"{_where(path, item_node)}: intent {intent!r} is not a name; quote it")
+        items.append({k: v for k, v in item.items() if k != "examples"} | {"intent": str(intent)})
         for text, lineno, metadata in _examples_of(path, item, item_node):
             where = f"{path}:{lineno}"
             tokens, tags, entities = _parse_markup(text, where)
-            meta = {}
+            meta: dict = {}
             if entities:
                 meta["rasa_entities"] = entities
             if metadata is not None:
                 meta["rasa_metadata"] = metadata
+            if _rebuilt(tokens, tags, entities) != text:
+                meta["rasa_text"] = text
             example = Example(f"{path.stem}-{len(examples)}", tokens, tags, str(intent), lang, meta)
             examples.append(check_example(example, where, stats))
-    if skipped:
-        detail = ", ".join(f"{n} {kind}" for kind, n in skipped.items())
-        stats.notes.append(
-            f"{path}: skipped {sum(skipped.values())} section(s) that hold no intent examples ({detail}); "
-            "synonyms, lookup tables and regexes are not used by this toolkit"
-        )
-    other = [str(k) for k in data if k not in ("version", "nlu")]
-    if other:
-        stats.notes.append(f"{path}: ignored top-level key(s) {', '.join(other)} (not NLU examples)")
+    if examples:
+        file_info: dict = {"version": str(data.get("version", "3.1")), "items": items}
+        other = {str(k): v for k, v in data.items() if k not in ("version", "nlu")}
+        if other:
+            file_info["other"] = other
+        examples[0].meta["rasa_file"] = file_info
     return finish(path, examples, stats)
+
+
+@dataclass
+class TrainingExtras:
+    """What a Rasa file holds besides its examples, as training uses it: entity synonyms as ``(text, canonical
+    value)`` pairs (the ``synonym:`` sections and every annotation with a ``value``), lookup tables (name ->
+    phrases) and regexes (``(name, pattern)`` pairs, in file order)."""
+
+    synonyms: list[tuple[str, str]] = field(default_factory=list)
+    lookups: dict[str, list[str]] = field(default_factory=dict)
+    regexes: list[tuple[str, str]] = field(default_factory=list)
+
+
+def training_extras(examples: list[Example]) -> TrainingExtras:
+    """The synonyms, lookup tables and regexes of the Rasa files the examples were read from (their
+    ``meta``: ``rasa_file`` and ``rasa_entities``), from any format that kept the meta (JSON lines converted
+    from Rasa YAML keep it). Raises :class:`DataError` for a section whose examples are not a list of lines."""
+    extras = TrainingExtras()
+    for info in _file_infos(examples):
+        for item in info.get("items", []):
+            kind = next((k for k in SECTIONS if k in item), None)
+            if kind is None:
+                continue
+            name, lines = str(item[kind]), _section_lines(item, kind)
+            if kind == "synonym":
+                extras.synonyms.extend((line, name) for line in lines)
+            elif kind == "lookup":
+                extras.lookups.setdefault(name, []).extend(lines)
+            else:
+                extras.regexes.extend((name, line) for line in lines)
+    for ex in examples:
+        for entry in ex.meta.get("rasa_entities", []):
+            if isinstance(entry, dict) and "value" in entry and isinstance(entry.get("start"), int):
+                extras.synonyms.append(
+                    (" ".join(ex.tokens[entry["start"] : entry["end"]]), str(entry["value"]))
+                )
+    return extras
+
+
+def _file_infos(examples: list[Example]) -> list[dict]:
+    """The distinct ``rasa_file`` records of the examples, in order (one per file read)."""
+    found: list[dict] = []
+    for ex in examples:
+        info = ex.meta.get("rasa_file")
+        if isinstance(info, dict) and info not in found:
+            found.append(info)
+    return found
+
+
+def _section_lines(item: dict, kind: str) -> list[str]:
+    examples = item.get("examples")
+    if isinstance(examples, str):
+        lines = [line.strip() for line in _YAML_BREAKS.split(examples) if line.strip()]
+        if all(line.startswith("-") for line in lines):
+            return [line[1:].strip() for line in lines]
+    elif isinstance(examples, list) and all(isinstance(e, str) for e in examples):
+        return [e.strip() for e in examples]
+    raise DataError(
+        f"the {kind} {item.get(kind)!r}: its examples must be `- ` lines in an `examples: |` block"
+    )
 
 
 def write(examples: list[Example], path: str | Path) -> None:
     """Write ``examples`` as a Rasa 3.x NLU file; raises :class:`DataError` (naming the example) on what Rasa
-    markup cannot hold unambiguously."""
+    markup cannot hold unambiguously. Examples read from a Rasa file bring its sections, intent keys, version
+    and other top-level keys back, in the file's order (``meta["rasa_file"]``)."""
     by_intent: dict[str, list[tuple[str, object]]] = {}
     for ex in examples:
         if not ex.intent or not ex.intent.strip():
             raise DataError(f"example {ex.id}: no intent; every Rasa example belongs to an intent")
         by_intent.setdefault(ex.intent, []).append((_markup(ex), ex.meta.get("rasa_metadata")))
-    lines = ['version: "3.1"', "", "nlu:"]
+    infos = _file_infos(examples)
+    version = str(infos[0].get("version", "3.1")) if infos else "3.1"
+    lines = [f"version: {json.dumps(version)}", "", "nlu:"]
+    written: set[str] = set()
+    for item in [item for info in infos for item in info.get("items", [])]:
+        intent = item.get("intent")
+        if intent is None:
+            lines += _dump([item])
+        elif intent in by_intent and intent not in written:
+            lines += _intent_lines(intent, by_intent[intent], item)
+            written.add(intent)
     for intent, items in by_intent.items():
-        lines.append(f"- intent: {_scalar(intent)}")
-        if all(metadata is None for _, metadata in items):
-            lines.append("  examples: |")
-            lines.extend(f"    - {text}" for text, _ in items)
-            continue
-        lines.append("  examples:")  # the list form: the only one that carries per-example metadata
-        for text, metadata in items:
-            lines += ["  - text: |", f"      {text}"]
-            if metadata is not None:
-                dumped = yaml.safe_dump({"metadata": metadata}, allow_unicode=True, sort_keys=False)
-                lines += [f"    {line}" for line in dumped.splitlines()]
+        if intent not in written:
+            lines += _intent_lines(intent, items, {})
+    other = {k: v for info in infos for k, v in (info.get("other") or {}).items()}
+    if other:
+        lines += ["", *_dump(other)]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _intent_lines(intent: str, items: list[tuple[str, object]], item: dict) -> list[str]:
+    """One ``- intent:`` item: its own keys (``metadata``), then its examples."""
+    lines = [f"- intent: {_scalar(intent)}"]
+    own = {k: v for k, v in item.items() if k not in ("intent", "examples")}
+    if own:
+        lines += [f"  {line}" for line in _dump(own)]
+    if all(metadata is None for _, metadata in items):
+        lines.append("  examples: |")
+        lines.extend(f"    - {text}" for text, _ in items)
+        return lines
+    lines.append("  examples:")  # the list form: the only one that carries per-example metadata
+    for text, metadata in items:
+        try:
+            plain = yaml.safe_load(f"text: {text}") == {"text": text}  # `- text: hi` reads back as written
+        except yaml.YAMLError:
+            plain = False
+        lines += [f"  - text: {text}"] if plain else ["  - text: |", f"      {text}"]
+        if metadata is not None:
+            lines += [f"    {line}" for line in _dump({"metadata": metadata})]
+    return lines
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings as literal ``|`` blocks, as Rasa files write their sections' examples."""
+
+
+_BlockDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
+def _dump(value: object) -> list[str]:
+    """``value`` as YAML lines (a section, an intent's keys, top-level keys), literal blocks for multi-line
+    strings where YAML allows them (else quoted)."""
+    text = yaml.dump(value, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=10**9)
+    return text.splitlines()
 
 
 # --- reading --------------------------------------------------------------------------------------------------
@@ -219,140 +331,3 @@ def _examples_of(path: Path, item: dict, item_node: yaml.Node | None) -> Iterato
             f"{path}:{_line(node, item_line)}: intent {item['intent']!r} has no examples; "
             "give them as `examples: |` and one `- ` line each"
         )
-
-
-def _parse_markup(text: str, where: str) -> tuple[list[str], list[str], list[dict]]:
-    """Words, BIO tags and the role/group/value entries of one annotated example."""
-    tokens: list[str] = []
-    tags: list[str] = []
-    entities: list[dict] = []
-    if not text:
-        raise DataError(f"{where}: empty example ('-' with no text); write the utterance or remove the line")
-    start = i = 0  # start: beginning of the outside text not yet split into words
-    while i < len(text):
-        if text[i] == "]":
-            raise DataError(f"{where}: unbalanced ']' at character {i + 1} of {text!r}; pair it with '['")
-        if text[i] != "[":
-            i += 1
-            continue
-        close, nested = text.find("]", i + 1), text.find("[", i + 1)
-        if close < 0 or 0 <= nested < close:
-            raise DataError(f"{where}: unbalanced '[' at character {i + 1} of {text!r}; close it with ']'")
-        words = [w for w, _, _ in split_words(text[i + 1 : close])]
-        if not words:
-            raise DataError(f"{where}: empty entity text '[]' in {text!r}")
-        tokens += [w for w, _, _ in split_words(text[start:i])]
-        tags += ["O"] * (len(tokens) - len(tags))
-        spec, i = _annotation_at(text, close + 1, where)
-        slot = _slot_type(spec, text, where)
-        extra = {k: v for k, v in spec.items() if k != "entity"}
-        if extra:
-            ordered = sorted(
-                extra, key=lambda k: _ENTITY_KEYS.index(k) if k in _ENTITY_KEYS else len(_ENTITY_KEYS)
-            )
-            entry = {"start": len(tokens), "end": len(tokens) + len(words), "entity": spec["entity"]}
-            entities.append(entry | {k: extra[k] for k in ordered})
-        tokens += words
-        tags += [f"B-{slot}"] + [f"I-{slot}"] * (len(words) - 1)
-        start = i
-    tokens += [w for w, _, _ in split_words(text[start:])]
-    tags += ["O"] * (len(tokens) - len(tags))
-    if not tokens:
-        raise DataError(f"{where}: example {text!r} holds no words; write the utterance or remove the line")
-    return tokens, tags, entities
-
-
-def _annotation_at(text: str, j: int, where: str) -> tuple[dict, int]:
-    """The ``(entity[:value])`` or ``{json}`` right after ``[...]`` at ``j``, and the position after it."""
-    label = text[: j - 1].rpartition("[")[2]
-    if text[j : j + 1] == "(":
-        end = text.find(")", j)
-        if end < 0:
-            raise DataError(f"{where}: '(' after [{label}] is not closed by ')' in {text!r}")
-        entity, colon, value = text[j + 1 : end].partition(":")
-        return (
-            {"entity": entity.strip(), "value": value.strip()} if colon else {"entity": entity.strip()}
-        ), end + 1
-    if text[j : j + 1] == "{":
-        try:
-            spec, end = _JSON.raw_decode(text, j)
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{where}: the annotation after [{label}] is not valid JSON ({err.msg} at character {err.pos + 1} "
-                f'of {text!r}); write it like {{"entity": "city", "role": "destination"}}'
-            ) from None
-        if not isinstance(spec, dict) or "entity" not in spec:
-            raise DataError(f'{where}: the annotation after [{label}] has no "entity" key in {text!r}')
-        return spec, end
-    raise DataError(
-        f'{where}: [{label}] must be followed by (entity) or {{"entity": ...}} in {text!r}; '
-        "annotate the text or drop the brackets (Rasa has no escape for a literal '[')"
-    )
-
-
-def _slot_type(spec: dict, text: str, where: str) -> str:
-    entity, role = spec["entity"], spec.get("role")
-    for name, value in (("entity", entity), ("role", role)):
-        if value is None and name == "role":
-            continue
-        if not isinstance(value, str) or not value or any(c.isspace() for c in value):
-            raise DataError(f"{where}: {name} {value!r} in {text!r} must be a non-empty name without spaces")
-    return f"{entity}.{role}" if role else entity
-
-
-# --- writing --------------------------------------------------------------------------------------------------
-
-
-def _markup(ex: Example) -> str:
-    if len(ex.tokens) != len(ex.tags):
-        raise DataError(f"example {ex.id}: {len(ex.tokens)} tokens but {len(ex.tags)} tags")
-    for tok in ex.tokens:
-        if not tok or any(c.isspace() for c in tok) or _NON_PRINTABLE.search(tok):
-            raise DataError(
-                f"example {ex.id}: token {tok!r} is empty or holds white space or control characters"
-            )
-        if "[" in tok or "]" in tok:
-            raise DataError(
-                f"example {ex.id}: token {tok!r} holds '[' or ']', which Rasa reads as entity markup; "
-                "Rasa has no escape for it, so rewrite or drop the token before exporting"
-            )
-    bad = [t for t in ex.tags if not is_valid_tag(t)]
-    if bad:
-        raise DataError(f"example {ex.id}: tag {bad[0]!r} is not BIO")
-    recorded = {
-        (e.get("start"), e.get("end")): e for e in ex.meta.get("rasa_entities", []) if isinstance(e, dict)
-    }
-    parts: list[str] = []
-    position = 0
-    for kind, first, last in spans(list(ex.tags)):
-        parts += ex.tokens[position:first]
-        parts.append(
-            f"[{' '.join(ex.tokens[first:last])}]{_annotation(kind, recorded.get((first, last)), ex.id)}"
-        )
-        position = last
-    return " ".join(parts + ex.tokens[position:])
-
-
-def _annotation(kind: str, entry: dict | None, example_id: str) -> str:
-    if re.search(r"[\[\](){}\s]", kind):
-        raise DataError(f"example {example_id}: slot type {kind!r} cannot be written in Rasa entity markup")
-    if entry is not None:
-        extra = {k: v for k, v in entry.items() if k not in ("start", "end", "entity")}
-        entity = entry.get("entity")
-        if extra and (f"{entity}.{extra['role']}" if extra.get("role") else entity) == kind:
-            spec = json.dumps({"entity": entity, **extra}, ensure_ascii=False, default=str)
-            if _NON_PRINTABLE.search(spec) or _BREAKS_OUT.search(spec):
-                spec = json.dumps({"entity": entity, **extra}, default=str)  # \uXXXX keeps the line whole
-            if "}" in spec[1:-1]:
-                raise DataError(f"example {example_id}: entity {spec} holds '}}', which Rasa cannot read")
-            return spec
-    if ":" in kind:  # (a:b) would read as entity a with value b
-        return json.dumps({"entity": kind}, ensure_ascii=False)
-    return f"({kind})"
-
-
-def _scalar(name: str) -> str:
-    """``name`` as a YAML scalar: plain where YAML reads it back as the same string, else double-quoted."""
-    if _PLAIN_SCALAR.fullmatch(name) and yaml.safe_load(name) == name:
-        return name
-    return yaml.safe_dump(name, default_style='"', width=10**9, allow_unicode=True).strip()

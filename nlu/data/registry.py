@@ -18,7 +18,9 @@ puts them)::
 Older cards give ``path: atis`` (a folder of ``<split>.jsonl``) or ``path: packaged:nlu.data.demo`` (files
 shipped inside that Python package). A **folder** holds ``<split>.<ext>`` files in any format of
 :mod:`nlu.data.formats` (or JointBERT ``<split>/seq.in`` folders). **Files** can be named one by one per split.
-A Hugging Face dataset (hub id, or a local folder written by ``save_to_disk``) is read through ``datasets``.
+A Hugging Face dataset folder written by ``save_to_disk`` is read through ``datasets``. Hub dataset ids are not
+read directly (a run would depend on the network and on the hub's current revision): save the dataset to a
+folder once and name the folder; :func:`resolve` says how.
 """
 
 from __future__ import annotations
@@ -129,7 +131,6 @@ class DataSource:
     location: str
     name: str | None = None
     variant: str | None = None
-    hf_config: str | None = None
     columns: dict[str, str] | None = None
     format: str | None = None
     files: dict[str, str] = field(default_factory=dict)
@@ -155,8 +156,17 @@ def resolve(name_or_path: str, *, format: str | None = None) -> DataSource:
             return DataSource(kind="hf", location=str(candidate))
         return DataSource(kind="folder", location=str(candidate), format=format)
     if "/" in name_or_path or os.sep in name_or_path:
+        hub = ""
+        if _looks_like_a_hub_id(name_or_path):
+            hub = (
+                f". If {name_or_path!r} is a Hugging Face hub dataset: hub ids are not read directly; save it to a "
+                f"folder once (python -c \"import datasets; datasets.load_dataset('{name_or_path}')"
+                f".save_to_disk('data/{name_or_path.rsplit('/', 1)[-1]}')\") and name that folder, with data.columns "
+                "(nlu data stats --columns) if its columns are not tokens, tags and intent"
+            )
         raise DataError(
-            f"{name_or_path}: no such folder (a data set is a name such as 'atis' or 'xsid:de', or a folder path)"
+            f"{name_or_path}: no such folder (a data set is a name such as 'atis' or 'xsid:de', or a folder "
+            f"path){hub}"
         )
     name, _, variant = name_or_path.partition(":")
     card = read_card(name)
@@ -186,6 +196,12 @@ def resolve(name_or_path: str, *, format: str | None = None) -> DataSource:
     if not folder.is_dir():
         raise DataError(_missing_message(name, card, [folder]))
     return DataSource(kind="folder", location=str(folder), name=name, format=card.get("format"), card=card)
+
+
+def _looks_like_a_hub_id(name: str) -> bool:
+    """``owner/name`` as the hub writes dataset ids (no leading dot, slash or ``~``, one slash)."""
+    owner, _, rest = name.partition("/")
+    return bool(owner and rest) and "/" not in rest and not name.startswith((".", "~"))
 
 
 def from_files(files: dict[str, str], *, format: str | None = None) -> DataSource:
@@ -293,7 +309,7 @@ def expected_files(source: DataSource, split: str) -> str:
 
 def has_split(source: DataSource, split: str) -> bool:
     if source.kind == "hf":
-        # A save_to_disk DatasetDict lists its splits; a hub id cannot be checked offline.
+        # A save_to_disk DatasetDict lists its splits; a single saved Dataset is every split.
         index = Path(source.location) / "dataset_dict.json"
         if index.is_file():
             return split in json.loads(index.read_text(encoding="utf-8")).get("splits", [])

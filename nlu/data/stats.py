@@ -31,13 +31,21 @@ def _train_vocabulary(name: str, root: str) -> tuple[set[str], set[str]] | None:
     return {ex.intent for ex in examples}, {t for ex in examples for t in map(slot_type, ex.tags) if t}
 
 
-def dataset_stats(name_or_path: str) -> dict:
+def dataset_stats(name_or_path: str, columns: dict[str, str] | None = None) -> dict:
     """Counts per split, labels missing from train, and every figure that differs from the data card.
 
     A variant without a train split (``xsid:de``) is compared with the default variant's train split, the one
-    a model for it is trained on.
+    a model for it is trained on. ``columns`` maps tokens/tags/intent to the columns of a Hugging Face dataset
+    folder, as a recipe's ``data.columns`` does.
     """
     source = resolve(name_or_path)
+    if columns:
+        if source.kind != "hf":
+            raise DataError(
+                f"--columns: {source.describe()} is not a Hugging Face dataset folder (save_to_disk); its format "
+                "names its own fields"
+            )
+        source.columns = dict(columns)
     out: dict = {"dataset": source.describe(), "splits": {}, "card_mismatches": []}
     vocab: dict[str, tuple[set[str], set[str]]] = {}
     for split in SPLITS:

@@ -1,8 +1,9 @@
 """``nlu export``: a trained model directory -> an artifact directory for the torch-free runtime.
 
-The artifact holds ``model.onnx`` (dynamic batch and sequence axes), ``tokenizer.json``, the label files,
-``nlu.json`` (the manifest: toolkit version, architecture, decoding information such as CRF transitions, maximum
-length, word-splitting rule, SHA-256 of every file) and ``export_report.json``.
+The artifact holds ``model.onnx`` (dynamic batch and sequence axes), ``tokenizer.json``, the label files, the
+model's gazetteer, entity synonyms and regexes where it has them, a model card (``README.md``), ``nlu.json``
+(the manifest: toolkit version, architecture, decoding information such as CRF transitions, maximum length,
+word-splitting rule, SHA-256 of every file) and ``export_report.json``.
 
 Every export checks itself before anything appears at the destination: the tokenizer must give the same ids as
 the training tokenizer, the ONNX logits must match torch within the architecture's tolerance, and the decoded
@@ -15,7 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +27,8 @@ import torch
 from nlu import __version__
 from nlu.data.example import Example
 from nlu.data.lexicon import LEXICON_FILE
-from nlu.errors import ExportError
+from nlu.errors import ExportError, ParityError
+from nlu.export.graph import _optimize, _quantize, _torch_export
 from nlu.export.onnx_config import OnnxConfig
 from nlu.models.registry import get_architecture
 from nlu.runtime.manifest import FORMAT_VERSION, MANIFEST, sha256_file
@@ -48,11 +51,14 @@ _BUILTIN_CHECK = [
 ]
 
 
-def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list[Example], str | None]:
+def _check_examples(
+    model_dir: Path, data: str | None, split: str, task: str | None = None
+) -> tuple[list[Example], str | None]:
     """The utterances the parity check runs on, and where they come from (None: the built-in list).
 
-    A data set given by the user must load. Without one, the dev split named in the model's training recipe is
-    used when it can be read here, so the report can score the export; else a built-in list of utterances.
+    A data set given by the user must load. Without one, the dev split named in the model's training recipe (for
+    one task of a multi-task model, that task's) is used when it can be read here, so the report can score the
+    export; else a built-in list of utterances.
     """
     from nlu.data.registry import from_files, load_split, resolve
     from nlu.errors import DataError
@@ -62,6 +68,8 @@ def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list
     info = model_dir / "training_info.json"
     if info.is_file():
         recipe_data = json.loads(info.read_text(encoding="utf-8")).get("recipe", {}).get("data", {})
+        if task is not None:
+            recipe_data = next((t for t in recipe_data.get("tasks") or [] if t.get("name") == task), {})
         dataset, dev_split = recipe_data.get("dataset"), recipe_data.get("dev_split")
         files, fmt = recipe_data.get("files") or {}, recipe_data.get("format")
         if dev_split and (dataset or dev_split in files):
@@ -83,136 +91,25 @@ def _check_examples(model_dir: Path, data: str | None, split: str) -> tuple[list
     return builtin, None
 
 
-def _torch_export(config: OnnxConfig, torch_parser, path: Path, opset: int) -> list[str]:
-    model = torch_parser.model
-    inputs = config.inputs(model)
-    words = [["a", "short", "one"], ["a", "somewhat", "longer", "example", "sentence", "here"]]
-    feeds, _ = torch_parser.encode(words)
-    args = tuple(torch.from_numpy(feeds[name]) for name in inputs)
-    batch, seq = (
-        torch.export.Dim("batch", max=4096),
-        torch.export.Dim("sequence", max=model.config.max_seq_length),
-    )
-    dynamic = (tuple({0: batch, 1: seq} for _ in inputs),)  # the wrapper's one *inputs argument
-    # The exporter logs a warning per torchvision operator it cannot register; this model uses none of them.
-    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            config.wrap(model).eval(),
-            args,
-            input_names=inputs,
-            output_names=list(config.outputs),
-            dynamic_shapes=dynamic,
-            opset_version=opset,
-            dynamo=True,
-            external_data=False,
-            verbose=False,
-        )
-    program.save(str(path), external_data=False)
-    return inputs
-
-
-def _optimize(source: Path, target: Path, model) -> tuple[Path, dict]:
-    """onnxruntime's transformer fusions (LayerNorm, GELU, attention where the pattern matches)."""
-    from onnxruntime.transformers.optimizer import optimize_model
-
-    encoder = model.encoder.config
-    try:
-        optimized = optimize_model(
-            str(source),
-            model_type="bert",
-            num_heads=getattr(encoder, "num_attention_heads", 0),
-            hidden_size=getattr(encoder, "hidden_size", 0),
-        )
-        fused = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
-        optimized.save_model_to_file(str(target))
-        return target, fused
-    except Exception as err:  # an encoder the fusion passes do not know: keep the plain graph
-        logger.warning("graph optimisation skipped (%s); the unoptimised graph is used", err)
-        return source, {}
-
-
-def _head_matmuls(model_path: Path) -> list[str]:
-    """The MatMul/Gemm nodes that produce the graph's outputs (the classifier heads), found by walking back
-    from each output through element-wise and shape operators, plus every other MatMul that reads one of
-    their weights (a head shared by two passes, as SlotRefine's slot classifier: quantising one use of a
-    shared weight would leave a de-quantisation of the whole matrix in every run)."""
-    import onnx
-
-    graph = onnx.load(str(model_path), load_external_data=False).graph
-    producers = {out: node for node in graph.node for out in node.output}
-    passthrough = {"Add", "Reshape", "Identity", "Cast", "Squeeze", "Unsqueeze", "Gather", "Slice", "Flatten"}
-    heads, seen = [], set()
-    frontier = [output.name for output in graph.output]
-    while frontier:
-        node = producers.get(frontier.pop())
-        if node is None or node.name in seen:
-            continue
-        seen.add(node.name)
-        if node.op_type == "MatMul":
-            heads.append(node.name)
-        elif node.op_type == "Gemm":  # the quantiser first splits a Gemm into <name>_MatMul + <name>_Add
-            heads.extend([node.name, f"{node.name}_MatMul"])
-        elif node.op_type in passthrough:
-            frontier.extend(node.input)
-    initializers = {init.name for init in graph.initializer}
-    head_weights = {
-        name
-        for node in graph.node
-        if node.name in seen and node.op_type in ("MatMul", "Gemm")
-        for name in node.input
-        if name in initializers
-    }
-    for node in graph.node:
-        if node.op_type == "MatMul" and node.name not in heads and head_weights.intersection(node.input):
-            heads.append(node.name)
-    return heads
-
-
-def _quantize(source: Path, target: Path) -> Path:
-    """int8 dynamic quantisation, per output channel, of the encoder's matrix multiplications. The classifier
-    heads stay in fp32: they are a tiny share of the work, and their logits decide every label."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    hint = _DropMessage("pre-processing before quantization")  # an unconditional hint, not about this model
-    root.addFilter(hint)
-    for handler in root.handlers:
-        handler.addFilter(hint)
-    try:
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            nodes_to_exclude=_head_matmuls(source),
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    finally:
-        root.removeFilter(hint)
-        for handler in root.handlers:
-            handler.removeFilter(hint)
-    return target
-
-
-class _DropMessage(logging.Filter):
-    def __init__(self, text: str):
-        super().__init__()
-        self.text = text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.text not in record.getMessage()
+Progress = Callable[[str, int, int | None], None]  # (what, done, total), as nlu.data.download reports
 
 
 @torch.no_grad()
-def _parity(torch_parser, onnx_parser, config: OnnxConfig, examples: list[Example], quantized: bool) -> dict:
+def _parity(
+    torch_parser,
+    onnx_parser,
+    config: OnnxConfig,
+    examples: list[Example],
+    quantized: bool,
+    progress: Progress | None = None,
+) -> dict:
     """ONNX vs torch on the same words: tokenizer ids, logits, decoded labels."""
     words = [ex.tokens for ex in examples]
     max_diff = 0.0
     own = torch_parser.tokenizer  # the tokenizer the model was trained with
     for start in range(0, len(words), 32):
+        if progress:
+            progress("check against torch", start, len(words))
         chunk = words[start : start + 32]
         trained = own(chunk, is_split_into_words=True, truncation=True, max_length=torch_parser.max_length)
         encodings = onnx_parser.tokenizer.encode_batch([list(w) for w in chunk], is_pretokenized=True)
@@ -232,6 +129,8 @@ def _parity(torch_parser, onnx_parser, config: OnnxConfig, examples: list[Exampl
             float(np.abs(intent_torch - intent_onnx).max()),
             float(np.abs(slot_torch - slot_onnx)[valid].max()),
         )
+    if progress:
+        progress("check against torch", len(words), len(words))
     torch_predictions = torch_parser.parse_words(words)
     onnx_predictions = onnx_parser.parse_words(words)
     intents_agree = sum(
@@ -309,6 +208,8 @@ def export_model(
     unseen_intent_bonus: float | None = None,
     unseen_slot_bonus: float | None = None,
     overwrite: bool = False,
+    task: str | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """Export, check and write the artifact directory; return the export report.
 
@@ -319,9 +220,12 @@ def export_model(
     ``unseen_slot_bonus`` the cosines that its intents and slot types unseen in training get (None: the model's).
     Raises :class:`ExportError` (and leaves ``out_dir`` untouched) when the check fails. ``out_dir`` may be
     new, empty, or an earlier artifact; anything else is replaced only with ``overwrite``, and never the
-    directory that holds the model (see :func:`check_destination`).
+    directory that holds the model (see :func:`check_destination`). ``task``: the task of a multi-task model to
+    export (required for one): the artifact holds the encoder and that task's heads, and its manifest says which
+    task (one graph per task: the runtime and the server read it as any single-task artifact).
+    ``progress(what, done, total)`` is called as the export moves on (the command line draws it); a failed
+    parity check raises :class:`ParityError`.
     """
-    from nlu.inference import TorchParser
     from nlu.model_dirs import resolve_model_dir
 
     if quantize not in ("none", "int8"):
@@ -332,22 +236,77 @@ def export_model(
         raise ExportError(
             "--unseen-intent-bonus/--unseen-slot-bonus apply to a new label set: give --labels FILE"
         )
+    torch_parser, config = _load_for_export(model_dir, labels, unseen_intent_bonus, unseen_slot_bonus, task)
+    examples, check_source = _check_examples(model_dir, data, split, task)
+    report: dict = {"model_dir": str(model_dir), "quantization": quantize, "optimized": bool(optimize)}
+    if task is not None:
+        report["task"] = task
+    export = _Export(torch_parser, config, model_dir, quantize, optimize, opset, task, progress)
+    write_dir_atomically(out_dir, lambda tmp: export.write(tmp, report, examples, check_source, out_dir))
+    return report
+
+
+def _load_for_export(model_dir: Path, labels, unseen_intent_bonus, unseen_slot_bonus, task):
+    """The torch parser of the model (with a new label set where one is given) and its ONNX description."""
+    from nlu.inference import TorchParser
+
     torch_parser = TorchParser.load(
-        model_dir, labels=labels, unseen_intent_bonus=unseen_intent_bonus, unseen_slot_bonus=unseen_slot_bonus
+        model_dir,
+        labels=labels,
+        unseen_intent_bonus=unseen_intent_bonus,
+        unseen_slot_bonus=unseen_slot_bonus,
+        task=task,
     )
     config = onnx_config_for(torch_parser.model)
     if config is None:
         raise ExportError(
             f"{model_dir}: architecture {torch_parser.model.config.model_type!r} has no ONNX export yet"
         )
-    examples, check_source = _check_examples(model_dir, data, split)
-    report: dict = {"model_dir": str(model_dir), "quantization": quantize, "optimized": bool(optimize)}
+    return torch_parser, config
 
-    def write(tmp: Path) -> None:
+
+@dataclass
+class _Export:
+    """One export's settings; :meth:`write` fills a temporary directory that becomes the artifact."""
+
+    torch_parser: object
+    config: OnnxConfig
+    model_dir: Path
+    quantize: str
+    optimize: bool
+    opset: int
+    task: str | None
+    progress: Progress | None
+
+    def step(self, what: str) -> None:
+        if self.progress:
+            self.progress(what, 0, None)
+
+    def write(self, tmp: Path, report: dict, examples: list, check_source: str | None, out_dir: Path) -> None:
+        """The graph, the manifest, the parity check, the report and the card, into ``tmp``; raises
+        :class:`ParityError` (so nothing reaches ``out_dir``) when the graph disagrees with the torch model."""
         started = time.perf_counter()
-        fused = _write_graph(tmp, config, torch_parser, quantize, optimize, opset)
-        _write_manifest(tmp, torch_parser, config, model_dir, quantize, optimize, fused)
-        parity = _parity(torch_parser, OnnxParser.load(tmp), config, examples, quantized=quantize == "int8")
+        fused = _write_graph(
+            tmp, self.config, self.torch_parser, self.quantize, self.optimize, self.opset, self.step
+        )
+        _write_manifest(
+            tmp,
+            self.torch_parser,
+            self.config,
+            self.model_dir,
+            self.quantize,
+            self.optimize,
+            fused,
+            self.task,
+        )
+        parity = _parity(
+            self.torch_parser,
+            OnnxParser.load(tmp),
+            self.config,
+            examples,
+            self.quantize == "int8",
+            progress=self.progress,
+        )
         predictions = parity.pop("torch_predictions"), parity.pop("onnx_predictions")
         report.update(
             {
@@ -361,27 +320,35 @@ def export_model(
         if check_source:
             report["scores"] = _scores(examples, *predictions)
         (tmp / "export_report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        _write_card(tmp, self.model_dir, report)
         if not parity["passed"]:
-            raise ExportError(
+            raise ParityError(
                 "the exported graph disagrees with the torch model: "
                 + "; ".join(parity["problems"])
                 + f". Nothing was written to {out_dir}"
             )
 
-    write_dir_atomically(out_dir, write)
-    return report
-
 
 def _write_graph(
-    tmp: Path, config: OnnxConfig, torch_parser, quantize: str, optimize: bool, opset: int
+    tmp: Path,
+    config: OnnxConfig,
+    torch_parser,
+    quantize: str,
+    optimize: bool,
+    opset: int,
+    step: Callable[[str], None] = lambda what: None,
 ) -> dict:
     """``model.onnx`` (exported, optimised, quantised as asked) and ``tokenizer.json``; returns the operators
-    the optimiser fused."""
+    the optimiser fused. ``step`` is told each stage as it starts."""
     fp32 = tmp / "model.fp32.onnx"
-    _torch_export(config, torch_parser, fp32, opset)
+    step("export the ONNX graph")
+    _torch_export(config, torch_parser, fp32, opset, fusable=optimize)
     model = torch_parser.model
+    if optimize:
+        step("optimise the graph")
     current, fused = _optimize(fp32, tmp / "model.opt.onnx", model) if optimize else (fp32, {})
     if quantize == "int8":
+        step("quantise to int8")
         current = _quantize(current, tmp / "model.int8.onnx")
     current.rename(tmp / "model.onnx")
     for leftover in tmp.glob("model.*.onnx"):
@@ -391,10 +358,17 @@ def _write_graph(
 
 
 def _write_manifest(
-    tmp: Path, torch_parser, config: OnnxConfig, model_dir: Path, quantize: str, optimize: bool, fused: dict
+    tmp: Path,
+    torch_parser,
+    config: OnnxConfig,
+    model_dir: Path,
+    quantize: str,
+    optimize: bool,
+    fused: dict,
+    task: str | None = None,
 ) -> None:
-    """The label files, the gazetteer where the model has one, and ``nlu.json`` listing every file with its
-    SHA-256."""
+    """The label files, the gazetteer, synonyms and regexes where the model has them, and ``nlu.json`` listing
+    every file with its SHA-256 (the model card joins them once the check has passed: :func:`_write_card`)."""
     model = torch_parser.model
     (tmp / "intent_labels.txt").write_text("\n".join(model.config.intent_labels) + "\n", encoding="utf-8")
     (tmp / "slot_labels.txt").write_text("\n".join(model.config.slot_labels) + "\n", encoding="utf-8")
@@ -418,12 +392,27 @@ def _write_manifest(
         "fused_operators": fused,
         "files": {},
     }
+    if task is not None:  # one task of a multi-task model
+        manifest["task"] = task
     files = ["model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"]
     if torch_parser.gazetteer is not None:
         torch_parser.gazetteer.save(tmp)
         manifest["lexicon_file"] = LEXICON_FILE
         files.append(LEXICON_FILE)
+    for name in torch_parser.rules.save(tmp):  # synonyms.json, regexes.json
+        manifest[f"{Path(name).stem}_file"] = name
+        files.append(name)
     manifest["files"] = {name: sha256_file(tmp / name) for name in files}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def _write_card(tmp: Path, model_dir: Path, report: dict) -> None:
+    """``README.md``, the artifact's model card, added to the manifest's files with its SHA-256."""
+    from nlu.model_card import CARD_FILE, artifact_card
+
+    manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))
+    (tmp / CARD_FILE).write_text(artifact_card(model_dir, manifest, report), encoding="utf-8")
+    manifest["files"][CARD_FILE] = sha256_file(tmp / CARD_FILE)
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
 

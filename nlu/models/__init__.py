@@ -15,11 +15,13 @@ _LAZY = {
     name: "building"
     for name in (
         "build_model",
+        "save_model",
         "load_model",
         "load_tokenizer",
         "load_gazetteer",
         "model_input_names",
         "apply_label_file",
+        "select_task",
     )
 }
 __all__ = list(_LAZY)

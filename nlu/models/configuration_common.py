@@ -38,6 +38,8 @@ class JointConfig(PretrainedConfig):
         word_split: name of the rule that splits raw text into words (see ``nlu.data.alignment``).
         lexicon_types: gazetteer types whose word features gate the token states (``nlu.modules.lexicon_gate``);
             empty for none.
+        attention: a decoder LLM backbone's attention: None or ``causal`` (its own mask), ``bidirectional``
+            (a padding-only mask over the utterance); see ``nlu.modules.decoder_backbone.DecoderBackbone``.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class JointConfig(PretrainedConfig):
         max_seq_length: int = default(JointOptions, "max_length"),
         word_split: str = WORD_SPLIT_RULE,
         lexicon_types: list[str] | None = None,
+        attention: str | None = default(JointOptions, "attention"),
         **kwargs,
     ):
         self.encoder = dict(encoder or {})
@@ -63,4 +66,14 @@ class JointConfig(PretrainedConfig):
         self.max_seq_length = int(max_seq_length)
         self.word_split = word_split
         self.lexicon_types = list(lexicon_types or [])
+        if attention not in (None, "causal", "bidirectional"):
+            raise ValueError(f"attention must be causal or bidirectional, got {attention!r}")
+        self.attention = attention
         super().__init__(**kwargs)
+        self.set_label_maps()
+
+    def set_label_maps(self) -> None:
+        """``id2label``/``label2id``, the fields transformers users read, for the intents (index 0 is UNK, never
+        predicted); the slot tags are ``slot_labels``. Called again whenever the intents change."""
+        self.id2label = dict(enumerate(self.intent_labels))
+        self.label2id = {name: i for i, name in self.id2label.items()}

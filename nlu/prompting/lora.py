@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from nlu.data.example import Example
-from nlu.errors import ModelError
+from nlu.errors import MissingDependency
 from nlu.prompting.prompts import NO_SLOTS, describe, intent_prompt, slot_lines, slot_prompt, utterance_text
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def train_lora(
     try:
         from peft import LoraConfig, get_peft_model
     except ImportError:
-        raise ModelError("LoRA needs peft: pip install 'nlu-toolkit[llm]'") from None
+        raise MissingDependency("LoRA needs peft: pip install 'nlu-toolkit[llm]'") from None
     torch.manual_seed(seed)
     names = {
         name.rsplit(".", 1)[-1]

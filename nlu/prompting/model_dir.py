@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from nlu.data.example import Example
-from nlu.errors import ModelError
+from nlu.errors import DamagedModel, ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,16 @@ def set_adapter(folder: Path, adapter: str, info: dict) -> None:
     path.write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
+def set_finetuned(folder: Path, info: dict) -> None:
+    """Record that the model directory holds a fine-tuned model (``nlu.prompting.finetune``): ``info["folder"]``
+    is its weights (``llm/``, the whole model, or ``lora/``, adapters on the backend's model); it parses with the
+    fine-tuned format."""
+    path = Path(folder) / PROMPT_FILE
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    spec["finetuned"] = info
+    path.write_text(json.dumps(spec, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
 def build_backend(spec: dict):
     """``{"type": "packaged", "name": "smollm2"}``, ``{"type": "transformers", "model": ..., "gguf_file": ...}``
     or ``{"type": "openai", "base_url": ..., "model": ..., "api": "chat", "cache_dir": ...}``."""
@@ -84,7 +94,10 @@ def load_prompt_parser(folder: str | Path, backend=None):
     try:
         spec = json.loads((folder / PROMPT_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise ModelError(f"{folder / PROMPT_FILE}: unreadable ({err}); run nlu train again") from None
+        raise DamagedModel(f"{folder / PROMPT_FILE}: unreadable ({err}); run nlu train again") from None
+    finetuned = spec.get("finetuned")
+    if finetuned and backend is None:
+        backend = _finetuned_backend(folder, spec)
     if backend is None:
         backend = build_backend(spec["backend"])
         if spec.get("lora"):
@@ -105,7 +118,21 @@ def load_prompt_parser(folder: str | Path, backend=None):
         for ex in pool:
             kinds = by_intent.setdefault(ex.intent, [])
             kinds.extend(k for k, _, _ in spans(ex.tags) if k not in kinds)
-    return PromptParser(
+    from nlu.rules import ParseRules
+
+    if finetuned:
+        from nlu.prompting.predictor import FinetunedPromptParser
+
+        parser = FinetunedPromptParser(
+            backend,
+            spec["intents"],
+            spec["slot_types"],
+            max_slot_tokens=int(finetuned.get("max_reply_tokens", 64)),
+            slot_types_by_intent=by_intent,
+        )
+        parser.rules = ParseRules.load(folder)  # the training data's synonyms and regexes, where it had them
+        return parser
+    parser = PromptParser(
         backend,
         spec["intents"],
         spec["slot_types"],
@@ -114,11 +141,34 @@ def load_prompt_parser(folder: str | Path, backend=None):
         slot_types_by_intent=by_intent,
         calibrate=bool(spec.get("calibrate", False)),  # directories written before the option: as they were
     )
+    parser.rules = ParseRules.load(folder)  # the training data's synonyms and regexes, where it had them
+    return parser
 
 
-def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_main: bool) -> None:
+def _finetuned_backend(folder: Path, spec: dict):
+    """The backend of a fine-tuned prompt model: the whole fine-tuned model (``llm/``), or the model it started
+    from with its LoRA adapters merged in."""
+    from nlu.prompting.finetune import FULL_FOLDER, base_backend
+
+    info = spec["finetuned"]
+    weights = folder / info.get("folder", FULL_FOLDER)
+    if not weights.is_dir():
+        raise DamagedModel(f"{weights}: the fine-tuned weights are missing; copy the whole model directory")
+    if info.get("method") == "lora":
+        from nlu.prompting.lora import load_adapter
+
+        backend = base_backend(spec["backend"])
+        load_adapter(backend, weights)
+        return backend
+    from nlu.prompting.local_backend import TransformersBackend
+
+    return TransformersBackend(weights, name=f"finetuned:{spec['backend'].get('name') or 'local'}")
+
+
+def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_main: bool, rules=None) -> None:
     """``model.architecture: prompting``: no training loop; ``best/`` is a prompt model directory, its pool the
-    training split, and with ``model.prompting.lora`` LoRA adapters fine-tuned on a few examples per intent."""
+    training split, and with ``model.prompting.lora`` LoRA adapters fine-tuned on a few examples per intent.
+    ``rules``: the training data's synonyms and regexes (:class:`nlu.rules.ParseRules`), saved beside it."""
     from nlu.data.label_files import load_label_file
     from nlu.training.checkpoints import write_dir_atomically
     from nlu.training.recipe import dump_recipe
@@ -148,6 +198,8 @@ def write_prompt_run(recipe, run_dir: Path, train_examples: list, labels, is_mai
             section.slots_by_intent,
             calibrate=section.calibrate,
         )
+        if rules is not None:
+            rules.save(folder)
         if section.lora is not None:
             from nlu.prompting import lora
 

@@ -45,8 +45,33 @@ class LoraSection(Section):
     learning_rate: float = Field(3e-4, gt=0.0)
 
 
+class FinetuneSection(Section):
+    """Generative fine-tuning on the training split (nlu.prompting.finetune), in the one training loop (its
+    epochs, batch size, learning rate, warm-up and checkpoints come from ``training``): the LLM learns to answer
+    one short prompt per utterance with the intent's name, then one ``slot: value`` line per slot (or ``none``);
+    at prediction the intent is the name it finds most likely and the slot lines are decoded within the grammar
+    of spans of the utterance, as for prompting."""
+
+    examples: int | Literal["all"] = Field(
+        "all", description="train on all training utterances, or on a sample of this many (training.seed)"
+    )
+    method: Literal["full", "lora"] = Field(
+        "full", description="full: every weight trains; lora: low-rank adapters on every linear layer"
+    )
+    rank: int = Field(16, ge=1, description="lora: the adapters' rank")
+    alpha: int = Field(32, ge=1, description="lora: the adapters' scale numerator (scale = alpha / rank)")
+    max_reply_tokens: int = Field(64, ge=8, le=512, description="tokens of slot lines generated at most")
+
+    @model_validator(mode="after")
+    def _positive_sample(self) -> FinetuneSection:
+        if isinstance(self.examples, int) and self.examples < 1:
+            raise ValueError("model.prompting.finetune.examples: 'all' or a positive number")
+        return self
+
+
 class PromptingSection(Section):
-    """An LLM prompted ILLUMINER-style (nlu.prompting): no training unless LoRA is asked for."""
+    """An LLM prompted ILLUMINER-style (nlu.prompting): no training unless LoRA is asked for; or, with
+    ``finetune``, an LLM fine-tuned to answer with the intent and the slot lines."""
 
     backend: PromptingBackendSection = PromptingBackendSection()
     labels: str = Field(
@@ -64,9 +89,33 @@ class PromptingSection(Section):
         "(Zhao et al. 2021), which removes a small model's bias towards some options",
     )
     lora: LoraSection | None = Field(None, description="fine-tune LoRA adapters first (local backends only)")
+    finetune: FinetuneSection | None = Field(
+        None,
+        description="fine-tune on the training split to answer with the intent and slot lines (local only)",
+    )
 
     @model_validator(mode="after")
     def _lora_is_local(self) -> PromptingSection:
         if self.lora is not None and self.backend.type == "openai":
             raise ValueError("model.prompting.lora: LoRA needs a local backend (packaged or transformers)")
+        return self
+
+    @model_validator(mode="after")
+    def _finetune_alone(self) -> PromptingSection:
+        if self.finetune is None:
+            return self
+        problems = []
+        if self.backend.type == "openai":
+            problems.append("model.prompting.finetune: needs a local backend (packaged or transformers)")
+        if self.backend.gguf_file and self.finetune.method == "full":
+            problems.append(
+                "model.prompting.finetune: full fine-tuning of a GGUF file; use method: lora, or the packaged "
+                "backend (converted once to a transformers folder)"
+            )
+        if self.lora is not None:
+            problems.append("model.prompting.lora: not with finetune (which has its own method: lora)")
+        if self.shots:
+            problems.append("model.prompting.shots: a fine-tuned model answers without demonstrations; set 0")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self

@@ -22,8 +22,16 @@ from dataclasses import asdict, dataclass
 from nlu.data.example import Example
 from nlu.parser import BatchParser, Item
 from nlu.prediction import Prediction, assemble_prediction
+from nlu.prompting.backends import Completion
 from nlu.prompting.parsing import parse_choice, parse_slots
-from nlu.prompting.prompts import NO_SLOTS, STOP_SEQUENCES, intent_choice_prompt, intent_prompt, slot_prompt
+from nlu.prompting.prompts import (
+    NO_SLOTS,
+    STOP_SEQUENCES,
+    intent_choice_prompt,
+    intent_prompt,
+    parse_prompt,
+    slot_prompt,
+)
 
 
 @dataclass
@@ -69,7 +77,7 @@ def allowed_slot_lines(words: Sequence[str], slot_types: Iterable[str]) -> dict[
 class PromptParser(BatchParser):
     """An LLM prompted for the intent, then for the slots (ILLUMINER-style), as a :class:`nlu.parser.Parser`."""
 
-    batch_size = 16
+    batch_size = 1  # an LLM parses one utterance at a time; a batch only groups progress reports
     word_split = "ws_punct_v2"  # an LLM reads the words as typed; apostrophes stay inside them
 
     def __init__(
@@ -113,15 +121,7 @@ class PromptParser(BatchParser):
         demos = self.retriever.nearest(text, self.shots) if self.shots else []
         intent_probs = self._intent(text, demos)
         candidates = self._candidates(intent_probs)
-        prompt = slot_prompt(text, candidates, demos)
-        if hasattr(self.backend, "complete_lines"):  # a local model: decoding keeps to "slot: span" lines
-            reply = self.backend.complete_lines(
-                prompt, allowed_slot_lines(words, candidates), max_tokens=self.max_slot_tokens
-            )
-        else:
-            reply = self.backend.complete(
-                [prompt], max_tokens=self.max_slot_tokens, stop=list(STOP_SEQUENCES)
-            )[0]
+        reply = self._slot_reply(text, words, candidates, demos, intent_probs)
         parsed = parse_slots(reply.text, list(words), list(candidates))
         self.stats.utterances += 1
         self.stats.slot_parse_failures += int(parsed.failed)
@@ -141,12 +141,31 @@ class PromptParser(BatchParser):
             self.slot_labels,
         )
 
+    def _slot_reply(
+        self,
+        text: str,
+        words: list[str],
+        candidates: Mapping[str, str],
+        demos: Sequence[Example],
+        intent_probs: Sequence[float],
+    ) -> Completion:
+        """The reply holding the slot lines: the slot prompt's, decoded within the grammar of ``slot: span``
+        lines by a local model, generated freely (and stopped) by a server."""
+        prompt = slot_prompt(text, candidates, demos)
+        if hasattr(self.backend, "complete_lines"):  # a local model: decoding keeps to "slot: span" lines
+            return self.backend.complete_lines(
+                prompt, allowed_slot_lines(words, candidates), max_tokens=self.max_slot_tokens
+            )
+        return self.backend.complete([prompt], max_tokens=self.max_slot_tokens, stop=list(STOP_SEQUENCES))[0]
+
+    def _best_intent(self, intent_probs: Sequence[float]) -> str:
+        return self.intent_labels[max(range(1, len(intent_probs)), key=lambda k: intent_probs[k])]
+
     def _candidates(self, intent_probs: Sequence[float]) -> dict[str, str]:
         """The slot types the slot prompt lists: those of the predicted intent, or all of them."""
         if not self.slot_types_by_intent:
             return self.slot_types
-        best = self.intent_labels[max(range(1, len(intent_probs)), key=lambda k: intent_probs[k])]
-        names = self.slot_types_by_intent.get(best)
+        names = self.slot_types_by_intent.get(self._best_intent(intent_probs))
         return {n: self.slot_types[n] for n in names if n in self.slot_types} if names else self.slot_types
 
     def _content_free_scores(self, demos: Sequence[Example]) -> list[float]:
@@ -176,6 +195,58 @@ class PromptParser(BatchParser):
             self.stats.intent_parse_failures += 1
             choice = 1
         return [0.0, *(1.0 if i == choice else 0.0 for i in range(1, len(options) + 1))]
+
+
+class FinetunedPromptParser(PromptParser):
+    """An LLM fine-tuned on the training split (``model.prompting.finetune``, :mod:`nlu.prompting.finetune`) as a
+    :class:`nlu.parser.Parser`: one prompt per utterance (:func:`nlu.prompting.prompts.parse_prompt`), answered
+    by the intent's name and the slot lines. The intent is the name the model finds most likely after the
+    prompt (scored, so it always parses); the slot lines follow that name, decoded within the grammar of
+    ``slot: span`` lines of the utterance's words (the slot types seen with that intent in training, with
+    ``slot_types_by_intent``), and read back by :func:`nlu.prompting.parsing.parse_slots`. Local backends only."""
+
+    def __init__(
+        self,
+        backend,
+        intents: Mapping[str, str],
+        slot_types: Mapping[str, str],
+        *,
+        max_slot_tokens: int = 64,
+        slot_types_by_intent: Mapping[str, Sequence[str]] | None = None,
+    ):
+        super().__init__(
+            backend,
+            intents,
+            slot_types,
+            max_slot_tokens=max_slot_tokens,
+            slot_types_by_intent=slot_types_by_intent,
+        )
+
+    def _intent(self, text: str, demos: Sequence[Example]) -> list[float]:
+        """Probabilities over ``intent_labels`` (UNK first, always 0): a softmax of each name's mean
+        log-probability per token as the reply's start."""
+        user, system = parse_prompt(text)
+        scores = self.backend.score(user, list(self.intents), system=system)
+        top = max(scores)
+        exp = [math.exp(score - top) for score in scores]
+        return [0.0, *(e / sum(exp) for e in exp)]
+
+    def _slot_reply(
+        self,
+        text: str,
+        words: list[str],
+        candidates: Mapping[str, str],
+        demos: Sequence[Example],
+        intent_probs: Sequence[float],
+    ) -> Completion:
+        user, system = parse_prompt(text)
+        return self.backend.complete_lines(
+            user,
+            allowed_slot_lines(words, candidates),
+            max_tokens=self.max_slot_tokens,
+            system=system,
+            reply_prefix=f" {self._best_intent(intent_probs)}\n",
+        )
 
 
 PromptPredictor = PromptParser  # the name this class had before the Parser protocol

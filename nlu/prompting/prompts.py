@@ -3,6 +3,10 @@
 prompt per utterance that lists the candidate slot types with their descriptions and asks for ``slot: value``
 lines.
 
+A fine-tuned model (``model.prompting.finetune``) gets one prompt per utterance instead: the instruction as the
+system message, the utterance as the user's (:func:`parse_prompt`), answered by the intent's name and the slot
+lines (:func:`parse_reply`).
+
 Prompts are kept compact for small models with short contexts: one instruction line, the options, the
 demonstrations as ``Utterance:``/answer pairs (:func:`render_examples`), then the utterance. Descriptions come from
 a label file (``nlu/data/cards/labels/<dataset>.yml``, read by ``load_label_file``); a label without one is shown as its
@@ -48,6 +52,12 @@ CHOICE_INSTRUCTION = "Which option says what the user wants? Answer with the opt
 SLOT_INSTRUCTION = "Find the slots in the utterance. Slot types:"
 SLOT_FORMAT = 'Copy each value from the utterance. Answer with one "slot: value" line per slot, or "none".'
 NO_SLOTS = "none"
+# The fine-tuned format (nlu.prompting.finetune): the instruction as the system message, the utterance alone as
+# the user's, and a reply of the intent's name, then its slot lines.
+PARSE_INSTRUCTION = (
+    "Parse the utterance: answer with its intent on the first line, "
+    'then one "slot: value" line per slot, or "none".'
+)
 # Where a generating backend should stop: the answer ends at a blank line or where a next demonstration begins.
 STOP_SEQUENCES = ("\n\n", "\nUtterance:")
 
@@ -139,3 +149,15 @@ def slot_prompt(text: str, slot_types: Mapping[str, str], examples: Sequence[Exa
         examples, "Slots", lambda ex: "\n".join(slot_lines(ex)) or NO_SLOTS, answer_on_next_line=True
     )
     return _assemble(head, demonstrations, text, "Slots")
+
+
+def parse_prompt(text: str) -> tuple[str, str]:
+    """The fine-tuned format's prompt for ``text``: (user message, system message). Short on purpose: the model
+    has learned the labels, so neither options nor descriptions are listed."""
+    return " ".join(text.split()), PARSE_INSTRUCTION
+
+
+def parse_reply(intent: str, lines: Sequence[str]) -> str:
+    """The fine-tuned format's reply: the intent's name after a space (as likelihood scoring reads an option),
+    then the slot lines, or ``none``: ``" PlayMusic\ngenre: jazz\nservice: spotify"``."""
+    return f" {intent}\n" + ("\n".join(lines) or NO_SLOTS)

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from nlu.errors import ArtifactError
+from nlu.errors import ArtifactError, DamagedArtifact
 
 MANIFEST = "nlu.json"
 FORMAT_VERSION = 1
@@ -32,11 +32,11 @@ def read_manifest(artifact_dir: Path, verify: bool = True) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ArtifactError(
+        raise DamagedArtifact(
             f"{path}: not valid JSON ({err}); the artifact is damaged, export it again"
         ) from None
     if not isinstance(manifest, dict):
-        raise ArtifactError(
+        raise DamagedArtifact(
             f"{path}: expected a JSON object, got {type(manifest).__name__}; the artifact is damaged, export it again"
         )
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -46,15 +46,16 @@ def read_manifest(artifact_dir: Path, verify: bool = True) -> dict:
         )
     missing = [key for key in REQUIRED_KEYS if key not in manifest]
     if missing:
-        raise ArtifactError(
+        raise DamagedArtifact(
             f"{path}: missing {', '.join(missing)}; the artifact is damaged, export the model again"
         )
     if not isinstance(manifest["files"], dict):
-        raise ArtifactError(f"{path}: 'files' must map file names to SHA-256; export the model again")
-    read = [manifest["model_file"], manifest["tokenizer_file"], manifest.get("lexicon_file")]
+        raise DamagedArtifact(f"{path}: 'files' must map file names to SHA-256; export the model again")
+    read = [manifest["model_file"], manifest["tokenizer_file"]]
+    read += [manifest.get(key) for key in ("lexicon_file", "synonyms_file", "regexes_file")]
     unlisted = [name for name in read if name is not None and name not in manifest["files"]]
     if unlisted:
-        raise ArtifactError(
+        raise DamagedArtifact(
             f"{path}: {', '.join(unlisted)} {'is' if len(unlisted) == 1 else 'are'} read by the runtime but not "
             "listed under 'files' with a SHA-256, so a changed file would go unnoticed; the manifest was edited "
             "or damaged: export the model again"
@@ -63,10 +64,10 @@ def read_manifest(artifact_dir: Path, verify: bool = True) -> dict:
         for name, expected in manifest["files"].items():
             file = artifact_dir / name
             if not file.is_file():
-                raise ArtifactError(f"{file}: listed in {MANIFEST} but missing; the artifact is incomplete")
+                raise DamagedArtifact(f"{file}: listed in {MANIFEST} but missing; the artifact is incomplete")
             actual = sha256_file(file)
             if actual != expected:
-                raise ArtifactError(
+                raise DamagedArtifact(
                     f"{file}: SHA-256 {actual[:12]}… does not match {expected[:12]}… in {MANIFEST}; the file was "
                     "changed or truncated after export. Export the model again"
                 )

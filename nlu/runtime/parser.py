@@ -18,8 +18,9 @@ from tokenizers import Tokenizer
 from nlu.data.alignment import WORD_SPLIT_RULES
 from nlu.data.lexicon import Gazetteer
 from nlu.decoding import slot_decoder
-from nlu.errors import ArtifactError
+from nlu.errors import ArtifactError, DamagedArtifact, NLUError
 from nlu.parser import LogitsParser, encode_words
+from nlu.rules import ParseRules
 from nlu.runtime.manifest import read_manifest
 
 
@@ -47,6 +48,12 @@ class OnnxParser(LogitsParser):
         self.pad_id = int(manifest.get("pad_token_id", 0))
         self.gazetteer = Gazetteer.load(artifact_dir) if manifest.get("lexicon_file") else None
         self.crf = slot_decoder(manifest.get("decoding", {"type": "softmax"}))
+        try:  # only the files the manifest names (and hashes): a stray file beside them is never read
+            self.rules = ParseRules.load(
+                artifact_dir, manifest.get("synonyms_file"), manifest.get("regexes_file"), required=True
+            )
+        except NLUError as err:
+            raise DamagedArtifact(f"{artifact_dir}: {err}; export the model again") from None
         self.word_split: str = manifest.get("word_split")
         if self.word_split not in WORD_SPLIT_RULES:
             raise ArtifactError(
@@ -61,11 +68,15 @@ class OnnxParser(LogitsParser):
         num_threads: int | None = None,
         verify: bool = True,
         batch_size: int = 32,
+        fallback_threshold: float | None = None,
+        ambiguity_threshold: float | None = None,
     ) -> OnnxParser:
         """Load and (with ``verify``) check every file's SHA-256 against the manifest.
 
         ``num_threads``: onnxruntime intra-op threads (default: onnxruntime's choice, all cores);
-        ``batch_size``: utterances per session run in ``parse_batch`` and ``parse_words``.
+        ``batch_size``: utterances per session run in ``parse_batch`` and ``parse_words``;
+        ``fallback_threshold``/``ambiguity_threshold``: answer ``nlu_fallback`` below that intent confidence, or
+        when the top two intents are closer than that (Rasa's FallbackClassifier, :mod:`nlu.rules`); None: off.
         """
         artifact_dir = Path(artifact_dir)
         manifest = read_manifest(artifact_dir, verify=verify)
@@ -80,10 +91,12 @@ class OnnxParser(LogitsParser):
             )
             tokenizer = Tokenizer.from_file(str(artifact_dir / manifest["tokenizer_file"]))
         except Exception as err:  # onnxruntime and tokenizers raise their own types for a damaged file
-            raise ArtifactError(f"{artifact_dir}: could not load the model or tokenizer: {err}") from None
+            raise DamagedArtifact(f"{artifact_dir}: could not load the model or tokenizer: {err}") from None
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=int(manifest["max_seq_length"]))
-        return cls(artifact_dir, manifest, session, tokenizer, batch_size=batch_size)
+        parser = cls(artifact_dir, manifest, session, tokenizer, batch_size=batch_size)
+        parser.rules = parser.rules.with_fallback(fallback_threshold, ambiguity_threshold)
+        return parser
 
     def logits(
         self, words_batch: Sequence[Sequence[str]]

@@ -3,9 +3,17 @@
 Endpoints (every answer is JSON; every error is ``{"error": "..."}`` saying what to send instead):
 
 - ``POST /parse`` and the Rasa-compatible ``POST /model/parse``: ``{"text": "..."}`` (Rasa's optional
-  ``message_id`` is echoed back) -> ``Prediction.to_dict()``.
+  ``message_id`` is echoed back) -> ``Prediction.to_dict()``, Rasa 3's parse result: ``intent`` with ``id``,
+  ``name`` and ``confidence``; entities with ``confidence_entity``, ``extractor``, ``role``/``group`` and the
+  synonym's canonical ``value``; button payloads (``/intent{"entity": "value"}``) parsed as Rasa does; with
+  ``fallback_threshold``/``ambiguity_threshold``, ``nlu_fallback`` as Rasa's FallbackClassifier gives it
+  (:mod:`nlu.rules`).
 - ``POST /parse/batch``: ``{"texts": ["...", ...]}`` -> ``{"predictions": [...]}``, at most ``max_batch`` texts.
 - ``GET /health`` -> ``{"status": "ok"}``; ``GET /version`` -> the model's metadata from its manifest.
+
+Concurrent ``/parse`` requests are parsed together (:mod:`nlu.serve.batching`): those waiting when the model
+becomes free share one onnxruntime run, at most ``micro_batch`` of them (1: each alone), the first waiting up to
+``micro_batch_wait`` seconds for company (default 0: a lone request never waits).
 
 Bad input is a 400, a body over ``max_body`` bytes a 413 (whether or not it declares a Content-Length), a wrong
 method a 405 and an unknown path a 404. Parsing runs in starlette's thread pool: onnxruntime releases the GIL,
@@ -20,6 +28,10 @@ string ``nlu.serve.app:app_from_env``; each builds its app from these environmen
 - ``NLU_SERVE_MAX_BODY``: largest request body in bytes (default 65536)
 - ``NLU_SERVE_MAX_BATCH``: most texts in one ``/parse/batch`` request (default 64)
 - ``NLU_SERVE_BODY_TIMEOUT``: seconds for a request body to arrive whole (default 10; 408 after)
+- ``NLU_SERVE_MICRO_BATCH``, ``NLU_SERVE_MICRO_BATCH_WAIT``: most ``/parse`` requests in one model run (default
+  16; 1: none) and the seconds the first waits for others (default 0)
+- ``NLU_SERVE_FALLBACK_THRESHOLD``, ``NLU_SERVE_AMBIGUITY_THRESHOLD``: the fallback intent's thresholds (default:
+  none, no fallback)
 
 The same variables serve any other ASGI server, e.g. ``NLU_SERVE_ARTIFACT=artifacts/atis gunicorn -k
 uvicorn.workers.UvicornWorker 'nlu.serve.app:app_from_env()'``.
@@ -42,9 +54,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import nlu
+from nlu.data.bio import split_slot_type
 from nlu.data.labels import LabelVocab
 from nlu.errors import ArtifactError
 from nlu.runtime import Parser
+from nlu.serve.batching import DEFAULT_BATCH_SIZE, DEFAULT_BATCH_WAIT, MicroBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +71,10 @@ ENV_THREADS = "NLU_SERVE_THREADS"
 ENV_MAX_BODY = "NLU_SERVE_MAX_BODY"
 ENV_MAX_BATCH = "NLU_SERVE_MAX_BATCH"
 ENV_BODY_TIMEOUT = "NLU_SERVE_BODY_TIMEOUT"
+ENV_MICRO_BATCH = "NLU_SERVE_MICRO_BATCH"
+ENV_MICRO_BATCH_WAIT = "NLU_SERVE_MICRO_BATCH_WAIT"
+ENV_FALLBACK_THRESHOLD = "NLU_SERVE_FALLBACK_THRESHOLD"
+ENV_AMBIGUITY_THRESHOLD = "NLU_SERVE_AMBIGUITY_THRESHOLD"
 
 ENDPOINTS = "POST /parse, POST /model/parse, POST /parse/batch, GET /health, GET /version"
 PARSE_EXAMPLE = '{"text": "turn on the kitchen lights"}'
@@ -164,9 +182,13 @@ def model_info(parser: Parser) -> dict:
         "num_intent_labels": len(parser.intent_labels),  # index 0 is UNK, never predicted
         "num_slot_labels": len(parser.slot_labels),
         "intents": vocab.known_intents,
-        "entities": sorted(vocab.slot_types),
+        "entities": sorted({split_slot_type(kind)[0] for kind in vocab.slot_types}),  # without #role@group
         "model_sha256": files.get(manifest.get("model_file", "model.onnx")),
         "tokenizer_sha256": files.get(manifest.get("tokenizer_file", "tokenizer.json")),
+        "fallback": {
+            "threshold": parser.rules.fallback_threshold,
+            "ambiguity_threshold": parser.rules.ambiguity_threshold,
+        },
     }
 
 
@@ -177,6 +199,8 @@ class ServerSettings:
     max_body: int = DEFAULT_MAX_BODY
     max_batch: int = DEFAULT_MAX_BATCH
     body_timeout: float = DEFAULT_BODY_TIMEOUT
+    micro_batch: int = DEFAULT_BATCH_SIZE  # most /parse requests in one model run (1: each alone)
+    micro_batch_wait: float = DEFAULT_BATCH_WAIT  # seconds the first of a batch waits for others
 
 
 async def _parse(request: Request) -> Response:
@@ -188,7 +212,9 @@ async def _parse(request: Request) -> Response:
     message_id = payload.get("message_id")  # Rasa's optional field, returned as given
     if message_id is not None and (isinstance(message_id, bool) or not isinstance(message_id, (str, int))):
         raise HTTPException(400, f'"message_id" must be a string, got a JSON {_json_type(message_id)}')
-    result = (await run_in_threadpool(parser.parse, text)).to_dict()
+    batcher: MicroBatcher | None = request.app.state.batcher
+    prediction = await (batcher.parse(text) if batcher else run_in_threadpool(parser.parse, text))
+    result = prediction.to_dict()
     if message_id is not None:
         result["message_id"] = message_id
     return JSONResponse(result)
@@ -253,23 +279,35 @@ def create_app(
     parser: Parser | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    fallback_threshold: float | None = None,
+    ambiguity_threshold: float | None = None,
+    micro_batch: int = DEFAULT_BATCH_SIZE,
+    micro_batch_wait: float = DEFAULT_BATCH_WAIT,
 ) -> Starlette:
     """The ASGI app. Loads the artifact now (raising :class:`ArtifactError` if it is bad) unless a loaded
     ``parser`` is given. ``threads``: onnxruntime intra-op threads; ``max_body``: largest request body in bytes;
     ``max_batch``: most texts in one ``/parse/batch`` request; ``body_timeout``: seconds for a request body to
-    arrive whole (408 after)."""
-    if max_body < 1 or max_batch < 1 or body_timeout <= 0:
+    arrive whole (408 after); ``fallback_threshold``/``ambiguity_threshold``: answer ``nlu_fallback`` below that
+    intent confidence or margin between the top two intents (None: the parser's own rules); ``micro_batch``:
+    most ``/parse`` requests parsed in one model run (1: each alone), ``micro_batch_wait``: seconds the first of
+    them waits for others (:mod:`nlu.serve.batching`)."""
+    if max_body < 1 or max_batch < 1 or body_timeout <= 0 or micro_batch < 1 or micro_batch_wait < 0:
         raise ValueError(
-            f"max_body and max_batch must be at least 1 and body_timeout above 0, got {max_body}, {max_batch}, "
-            f"{body_timeout}"
+            "max_body, max_batch and micro_batch must be at least 1, body_timeout above 0 and micro_batch_wait "
+            f"at least 0, got {max_body}, {max_batch}, {micro_batch}, {body_timeout}, {micro_batch_wait}"
         )
     if parser is None:
         if artifact_dir is None:
             raise ArtifactError("create_app needs an artifact directory (or a loaded parser)")
         parser = Parser.load(artifact_dir, num_threads=threads)
+    if (fallback_threshold, ambiguity_threshold) != (None, None):
+        parser.rules = parser.rules.with_fallback(fallback_threshold, ambiguity_threshold)
     app = Starlette(routes=ROUTES, exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.state.parser = parser
-    app.state.settings = ServerSettings(max_body, max_batch, body_timeout)
+    app.state.settings = ServerSettings(max_body, max_batch, body_timeout, micro_batch, micro_batch_wait)
+    app.state.batcher = (
+        MicroBatcher(parser.parse_batch, micro_batch, micro_batch_wait) if micro_batch > 1 else None
+    )
     app.state.info = model_info(parser) | {"limits": {"max_body_bytes": max_body, "max_batch": max_batch}}
     return app
 
@@ -288,7 +326,24 @@ def app_from_env() -> Starlette:
         max_body=_env_int(ENV_MAX_BODY, DEFAULT_MAX_BODY),
         max_batch=_env_int(ENV_MAX_BATCH, DEFAULT_MAX_BATCH),
         body_timeout=float(os.environ.get(ENV_BODY_TIMEOUT) or DEFAULT_BODY_TIMEOUT),
+        fallback_threshold=_env_fraction(ENV_FALLBACK_THRESHOLD),
+        ambiguity_threshold=_env_fraction(ENV_AMBIGUITY_THRESHOLD),
+        micro_batch=_env_int(ENV_MICRO_BATCH, DEFAULT_BATCH_SIZE),
+        micro_batch_wait=float(os.environ.get(ENV_MICRO_BATCH_WAIT) or DEFAULT_BATCH_WAIT),
     )
+
+
+def _env_fraction(name: str) -> float | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 <= fraction <= 1.0:
+        raise ArtifactError(f"{name}={value!r}: expected a number between 0 and 1")
+    return fraction
 
 
 def _env_int(name: str, default: int) -> int:
@@ -310,8 +365,14 @@ def run_server(
     max_batch: int = DEFAULT_MAX_BATCH,
     access_log: bool = False,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    fallback_threshold: float | None = None,
+    ambiguity_threshold: float | None = None,
+    micro_batch: int = DEFAULT_BATCH_SIZE,
+    micro_batch_wait: float = DEFAULT_BATCH_WAIT,
 ) -> None:
-    """Serve ``artifact_dir`` on uvicorn until interrupted.
+    """Serve ``artifact_dir`` on uvicorn until interrupted. ``fallback_threshold``/``ambiguity_threshold``: the
+    fallback intent; ``micro_batch``/``micro_batch_wait``: the batching of concurrent requests, as in
+    :func:`create_app`.
 
     ``access_log`` is off by default: a log line per request costs about as much as a parse.
 
@@ -337,7 +398,15 @@ def run_server(
     )
     if workers == 1:
         app = create_app(
-            artifact_dir, max_body=max_body, max_batch=max_batch, parser=parser, body_timeout=body_timeout
+            artifact_dir,
+            max_body=max_body,
+            max_batch=max_batch,
+            parser=parser,
+            body_timeout=body_timeout,
+            fallback_threshold=fallback_threshold,
+            ambiguity_threshold=ambiguity_threshold,
+            micro_batch=micro_batch,
+            micro_batch_wait=micro_batch_wait,
         )
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=access_log)
         return
@@ -349,6 +418,10 @@ def run_server(
             ENV_MAX_BODY: str(max_body),
             ENV_MAX_BATCH: str(max_batch),
             ENV_BODY_TIMEOUT: str(body_timeout),
+            ENV_FALLBACK_THRESHOLD: "" if fallback_threshold is None else str(fallback_threshold),
+            ENV_AMBIGUITY_THRESHOLD: "" if ambiguity_threshold is None else str(ambiguity_threshold),
+            ENV_MICRO_BATCH: str(micro_batch),
+            ENV_MICRO_BATCH_WAIT: str(micro_batch_wait),
         }
     )
     uvicorn.run(

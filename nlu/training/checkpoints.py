@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nlu.errors import NLUError
+from nlu.errors import DamagedCheckpoint, NLUError, RuntimeFailure
 
 try:
     import fcntl
@@ -87,8 +87,8 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-class RunDirBusy(NLUError):
-    """Another process is training in this run directory."""
+class RunDirBusy(RuntimeFailure):
+    """Another process is training in this run directory (a runtime failure: exit code 1)."""
 
 
 @contextmanager
@@ -172,4 +172,6 @@ def damaged_checkpoint(run_dir: Path, checkpoint: Path, error: BaseException) ->
         )
     else:
         advice = "no older checkpoint is readable: start the run again with --overwrite"
-    return NLUError(f"{checkpoint}: cannot resume from this checkpoint, it is damaged ({reason}); {advice}")
+    return DamagedCheckpoint(
+        f"{checkpoint}: cannot resume from this checkpoint, it is damaged ({reason}); {advice}"
+    )

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import torch
 from accelerate import Accelerator
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from nlu.errors import InterruptedRun
@@ -222,6 +223,9 @@ def _scalars(record: dict) -> Iterable[tuple[str, float]]:
 
 
 def _progress(enabled: bool) -> Progress:
+    """The training bar, on stderr (stdout stays for ``nlu train --json``), drawn only on a terminal; the
+    epoch lines printed through its console appear either way."""
+    console = Console(stderr=True)
     return Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}"),
         BarColumn(),
@@ -230,7 +234,8 @@ def _progress(enabled: bool) -> Progress:
         TextColumn("{task.fields[speed]:.1f} it/s"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        disable=not enabled,
+        console=console,
+        disable=not (enabled and console.is_terminal),
     )
 
 

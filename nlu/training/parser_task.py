@@ -26,8 +26,9 @@ from nlu.data.labels import LabelVocab
 from nlu.data.lexicon import Gazetteer
 from nlu.data.registry import data_root, has_split, load_split, resolve
 from nlu.errors import RecipeError
-from nlu.models import build_model
+from nlu.models import build_model, save_model
 from nlu.models.backbones import resolve_backbone
+from nlu.rules import ParseRules
 from nlu.training.auxiliary import AuxiliaryTask, MultiTaskModel, pretrain_encoder
 from nlu.training.data import BucketBatchSampler, Collator, count_truncated, encode_examples, warn_truncated
 from nlu.training.loop import TrainerState
@@ -46,14 +47,31 @@ class ParserData:
     labels: LabelVocab
     word_split: str  # how typed text is split: as the training split writes words (nlu.data.alignment)
     augmentation: dict | None = None
+    rules: ParseRules = ParseRules()  # the training data's synonyms and regexes, applied at every parse
+    lookups: dict[str, list[str]] | None = (
+        None  # the training data's lookup tables (model.lexicon.lookup_tables)
+    )
 
 
 def load_data(recipe: Recipe) -> ParserData:
     """The train and dev splits (dev may be absent), intents renamed by ``data.intent_map``, the train split
-    sampled (``data.train_sample``) and augmented (``data.augment``), and the label vocabularies of the result."""
+    sampled (``data.train_sample``) and augmented (``data.augment``), and the label vocabularies of the result;
+    the synonyms, regexes and lookup tables of Rasa training data (read before sampling: they ride on its first
+    example's meta)."""
+    from nlu.data.rasa_yaml import training_extras
+
     data, seed = recipe.data, recipe.training.seed
     source = data.source()
     train = load_split(source, data.train_split)
+    extras = training_extras(train)
+    rules = ParseRules.from_training_data(extras.synonyms, extras.regexes)
+    if extras.lookups and not (recipe.model.lexicon and recipe.model.lexicon.lookup_tables):
+        logger.info(
+            "the training data has %d lookup table(s) (%s); set model.lexicon.lookup_tables: true to use them as "
+            "gazetteer features",
+            len(extras.lookups),
+            ", ".join(extras.lookups),
+        )
     dev = load_split(source, data.dev_split) if data.dev_split and has_split(source, data.dev_split) else []
     if data.intent_map:  # one label scheme for data sets that name the same intent differently
         for ex in (*train, *dev):
@@ -68,7 +86,9 @@ def load_data(recipe: Recipe) -> ParserData:
     if data.augment and data.augment.noise:
         train, augmentation["noise"] = add_noise(data.augment.noise, train, seed, word_split)
     labels = LabelVocab.from_examples(train)
-    return ParserData(source.describe(), train, dev, labels, word_split, augmentation or None)
+    return ParserData(
+        source.describe(), train, dev, labels, word_split, augmentation or None, rules, extras.lookups
+    )
 
 
 def add_noise(section: NoiseSection, examples: list, default_seed: int, rule: str) -> tuple[list, dict]:
@@ -108,10 +128,22 @@ def code_switch(section: CodeSwitchSection, examples: list, default_seed: int) -
     return augmented, report
 
 
-def build_gazetteer(lexicon: LexiconSection, train_examples: list) -> Gazetteer:
-    """The recipe's phrase lists: from files, or the listed slot types' values in the train split."""
+def build_gazetteer(
+    lexicon: LexiconSection, train_examples: list, lookups: dict[str, list[str]] | None = None
+) -> Gazetteer:
+    """The recipe's phrase lists: from files, the listed slot types' values in the train split, or the lookup
+    tables of the (Rasa) training data."""
     if lexicon.files:
         return Gazetteer.from_files(lexicon.files)
+    if lexicon.lookup_tables:
+        if not lookups:
+            raise RecipeError(
+                [
+                    "model.lexicon.lookup_tables: the training data has no lookup tables (Rasa `- lookup:` "
+                    "sections); name phrase files with model.lexicon.files instead"
+                ]
+            )
+        return Gazetteer(lookups)
     return Gazetteer.from_examples(train_examples, lexicon.from_train or [])
 
 
@@ -165,7 +197,8 @@ class ParserTask:
             raise RecipeError(
                 [f"model.backbone: {m.backbone!r} has no fast tokenizer; word alignment needs one"]
             )
-        self.gazetteer = build_gazetteer(m.lexicon, data.train) if m.lexicon else None
+        self.gazetteer = build_gazetteer(m.lexicon, data.train, data.lookups) if m.lexicon else None
+        self.last_dev: dict | None = None  # the latest dev scores, for the model card of best/
         self.main_model = build_model(
             m.architecture,
             backbone=m.backbone,
@@ -174,6 +207,10 @@ class ParserTask:
             word_split=data.word_split,
             **m.architecture_options(),
         )
+        if m.init_from or m.encoder_layers:
+            from nlu.models.shrinking import start_from
+
+            start_from(self.main_model, m.init_from, m.encoder_layers)
         if m.freeze_embeddings:
             self.main_model.encoder.get_input_embeddings().weight.requires_grad_(False)
         self.teacher = None
@@ -286,15 +323,39 @@ class ParserTask:
             return {}, None
         parser = TorchParser(self.main_model, self.tokenizer, gazetteer=self.gazetteer)
         summary = evaluate_parser(parser, self.data.dev, bootstrap=0)[0].to_dict()["summary"]
+        self.last_dev = summary
         return {"dev": summary}, summary[self.recipe.training.metric]
 
     def save(self, folder: Path, state: TrainerState) -> None:
-        """The joint model only (auxiliary heads are scaffolding), its tokenizer, labels and gazetteer."""
-        self.main_model.save_pretrained(folder, safe_serialization=True)
+        """The joint model only (auxiliary heads are scaffolding; with ``auto_map`` and the intents'
+        ``id2label``), its tokenizer, labels, gazetteer, synonyms and regexes, and its model card."""
+        from nlu.model_card import CARD_FILE, training_card
+
+        save_model(self.main_model, folder)
         self.tokenizer.save_pretrained(folder)
         self.data.labels.save(folder)
         if self.gazetteer is not None:
             self.gazetteer.save(folder)
+        self.data.rules.save(folder)
+        config = self.main_model.config
+        card = training_card(
+            folder.parent.name,  # the run directory's name (``folder`` is a temporary folder inside it)
+            self.recipe.model.architecture,
+            self.recipe.model_dump(mode="json"),
+            list(config.intent_labels),
+            list(config.slot_labels),
+            int(config.max_seq_length),
+            sorted({ex.lang for ex in self.data.train}),
+            self.last_dev,
+            len(self.data.train),
+            extras={
+                "entity synonyms": len(self.data.rules.synonyms.table),
+                "regexes": len(self.data.rules.regexes.patterns),
+                "gazetteer types": len(self.gazetteer.types) if self.gazetteer else 0,
+            },
+            word_split=config.word_split,
+        )
+        (folder / CARD_FILE).write_text(card, encoding="utf-8")
         info = {
             "epoch": state.epoch + 1,
             "step": state.global_step,

@@ -86,6 +86,51 @@ class AuxiliaryTaskSection(Section):
         return self
 
 
+class TaskDataSection(Section):
+    """One data set of a multi-task model (``data.tasks``): its own intent head, slot head and CRF on the encoder
+    all tasks share (nlu.training.multitask)."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="the task's name: its heads, `--task NAME` of predict/evaluate/export, report/NAME",
+    )
+    dataset: str | None = Field(None, description="a data set name with a data card, or a folder path")
+    files: dict[str, str] | None = Field(None, description="instead of dataset: one file per split")
+    format: str | None = Field(None, description="the files' format; default: guessed from each file")
+    train_split: str = "train"
+    dev_split: str | None = "dev"
+    test_split: str | None = "test"
+    train_sample: int | None = Field(
+        None, ge=1, description="train on a random sample of this many of the task's training utterances"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TaskDataSection:
+        if (self.dataset is None) == (self.files is None):
+            raise ValueError(f"task {self.name!r}: give either dataset (a name or folder) or files")
+        if self.files is not None and self.train_split not in self.files:
+            raise ValueError(
+                f"task {self.name!r}: files has no {self.train_split!r} entry (the training split)"
+            )
+        if self.dev_split is not None and self.dev_split == self.train_split:
+            raise ValueError(f"task {self.name!r}: dev_split must differ from train_split")
+        return self
+
+    def source(self):
+        """The task's data as a :class:`nlu.data.registry.DataSource`."""
+        from nlu.data.registry import from_files, resolve
+
+        return (
+            from_files(self.files, format=self.format)
+            if self.files
+            else resolve(self.dataset, format=self.format)
+        )
+
+
+# data.* keys a multi-task recipe gives per task, or not at all
+_SINGLE_TASK_DATA_KEYS = ("columns", "intent_map", "train_sample", "augment", "auxiliary")
+
+
 class DataSection(Section):
     dataset: str | None = Field(
         None,
@@ -98,9 +143,8 @@ class DataSection(Section):
         None,
         description="the files' format (jsonl, conll, massive, rasa, ...); default: guessed from each file",
     )
-    hf_config: str | None = Field(None, description="configuration name of a Hugging Face hub dataset")
     columns: dict[str, str] | None = Field(
-        None, description="map tokens/tags/intent to a HF dataset's columns"
+        None, description="map tokens/tags/intent to the columns of a HF dataset folder (save_to_disk)"
     )
     train_split: str = "train"
     dev_split: str | None = "dev"
@@ -118,6 +162,12 @@ class DataSection(Section):
     )
     auxiliary: list[AuxiliaryTaskSection] | None = Field(
         None, description="token-tagging tasks trained on the same encoder (see training.auxiliary_schedule)"
+    )
+    tasks: list[TaskDataSection] | None = Field(
+        None,
+        min_length=2,
+        description="instead of dataset: several data sets in one model, one intent and slot head each on a shared "
+        "encoder (see training.task_schedule)",
     )
 
     @field_validator("format")
@@ -141,11 +191,26 @@ class DataSection(Section):
             if self.files
             else resolve(self.dataset, format=self.format)
         )
-        source.hf_config, source.columns = self.hf_config, self.columns
+        source.columns = self.columns
         return source
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSection:
+        if self.tasks is not None:
+            problems = [
+                f"data.{key}: not with data.tasks" for key in ("dataset", "files") if getattr(self, key)
+            ]
+            problems += [
+                f"data.{key}: not combined with data.tasks yet; train one data set, or leave it out"
+                for key in _SINGLE_TASK_DATA_KEYS
+                if getattr(self, key) is not None
+            ]
+            names = [task.name for task in self.tasks]
+            if len(set(names)) != len(names):
+                problems.append(f"data.tasks: task names must differ, got {', '.join(names)}")
+            if problems:
+                raise ValueError("; ".join(problems))
+            return self
         if (self.dataset is None) == (self.files is None):
             raise ValueError("give either data.dataset (a name or folder) or data.files (one file per split)")
         if self.files is not None and self.train_split not in self.files:
@@ -154,7 +219,8 @@ class DataSection(Section):
 
 
 class LexiconSection(Section):
-    """Gazetteer features (nlu.modules.lexicon_gate): phrase lists per slot type, from files or from train."""
+    """Gazetteer features (nlu.modules.lexicon_gate): phrase lists per slot type, from files, from train, or the
+    lookup tables of Rasa training data."""
 
     files: dict[str, str] | None = Field(None, description="slot type -> file with one phrase a line")
     from_train: list[str] | dict[str, list[str]] | None = Field(
@@ -162,11 +228,16 @@ class LexiconSection(Section):
         description="slot types whose values in the train split form the lists (never dev/test); or a map "
         "from lexicon type to slot-type patterns, e.g. {city: ['*city_name']}",
     )
+    lookup_tables: bool = Field(
+        False, description="the lookup tables of Rasa training data (`- lookup: city`), one type per table"
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> LexiconSection:
-        if (self.files is None) == (self.from_train is None):
-            raise ValueError("give either model.lexicon.files or model.lexicon.from_train")
+        if [self.files is not None, self.from_train is not None, self.lookup_tables].count(True) != 1:
+            raise ValueError(
+                "give one of model.lexicon.files, model.lexicon.from_train or model.lexicon.lookup_tables: true"
+            )
         return self
 
 
@@ -187,6 +258,16 @@ class _ModelBase(JointOptions):
     )
     lexicon: LexiconSection | None = None
     prompting: PromptingSection | None = None
+    init_from: str | None = Field(
+        None,
+        description="a trained model (RUN/best) of this architecture, backbone and data whose weights start this "
+        "one (with encoder_layers: a smaller student of it; see nlu.models.shrinking)",
+    )
+    encoder_layers: int | list[int] | None = Field(
+        None,
+        description="keep only this many encoder layers (evenly spaced, the top one kept) or these (0-based): a "
+        "faster model, best started from a trained one (init_from) and distilled from it",
+    )
 
     @model_validator(mode="after")
     def _fit_the_architecture(self) -> _ModelBase:
@@ -202,6 +283,19 @@ class _ModelBase(JointOptions):
             self.use_crf = bool(self.use_crf)
             return self
         declared = architectures()[self.architecture]
+        if not declared.decoder_backbones:
+            from nlu.models.backbones import backbone_is_decoder
+
+            if self.attention is not None:
+                raise ValueError(
+                    f"model.attention: applies to decoder LLM backbones, which {self.architecture} does not take"
+                )
+            if backbone_is_decoder(self.backbone):
+                raise ValueError(
+                    f"model.backbone: {self.backbone!r} is a decoder LLM; its heads are "
+                    + ", ".join(n for n, a in architectures().items() if a.decoder_backbones)
+                    + f"'s, not {self.architecture}'s"
+                )
         if self.use_crf is None:
             self.use_crf = declared.defaults.get("use_crf", default(JointOptions, "use_crf"))
         for key, (value, why) in declared.fixed.items():
@@ -285,6 +379,11 @@ class TrainingSection(Section):
     distillation: DistillationSection | None = Field(
         None, description="a teacher's soft labels for the training utterances (knowledge distillation)"
     )
+    task_schedule: Literal["mixed", "alternate"] = Field(
+        "mixed",
+        description="data.tasks: each batch holds one task; mixed shuffles all tasks' batches together (each task "
+        "as often as its share of the data), alternate takes one batch of each task in turn",
+    )
 
 
 class Recipe(Section):
@@ -293,6 +392,23 @@ class Recipe(Section):
     model: ModelSection = ModelSection()
     training: TrainingSection = TrainingSection()
     output_dir: str = Field("runs/default", description="run directory, relative to the working directory")
+
+    @model_validator(mode="after")
+    def _multitask(self) -> Recipe:
+        if not self.data.tasks:
+            return self
+        problems = []
+        architecture = self.model.architecture
+        if architecture == "prompting" or not architectures()[architecture].multitask:
+            names = ", ".join(n for n, a in architectures().items() if a.multitask)
+            problems.append(f"data.tasks: architecture {architecture} has no multi-task heads; use {names}")
+        if self.model.lexicon is not None:
+            problems.append("model.lexicon: not combined with data.tasks yet")
+        if self.training.distillation is not None:
+            problems.append("training.distillation: not combined with data.tasks yet")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _splits_differ(self) -> Recipe:
@@ -358,14 +474,20 @@ def data_problems(recipe: Recipe, where: str | Path) -> list[str]:
 
     problems: list[str] = []
     data = recipe.data
-    try:
-        source = data.source()
-        if not has_split(source, data.train_split):
-            problems.append(
-                f"{where}: data.train_split: {source.describe()} has no {data.train_split!r} split"
-            )
-    except DataError as err:
-        problems.append(f"{where}: {err}" if data.files else f"{where}: data.dataset: {err}")
+    sections = (
+        [(f"data.tasks[{i}].", task) for i, task in enumerate(data.tasks)]
+        if data.tasks
+        else [("data.", data)]
+    )
+    for prefix, section in sections:
+        try:
+            source = section.source()
+            if not has_split(source, section.train_split):
+                problems.append(
+                    f"{where}: {prefix}train_split: {source.describe()} has no {section.train_split!r} split"
+                )
+        except DataError as err:
+            problems.append(f"{where}: {err}" if section.files else f"{where}: {prefix}dataset: {err}")
     for i, task in enumerate(data.auxiliary or []):
         try:
             if task.file:
@@ -390,6 +512,17 @@ def data_problems(recipe: Recipe, where: str | Path) -> list[str]:
         label_files[f"model.{m.architecture}.label_file"] = own.label_file
     if m.prompting:
         label_files["model.prompting.labels"] = m.prompting.labels
+    if m.init_from and not (Path(m.init_from).expanduser() / "config.json").is_file():
+        problems.append(
+            f"{where}: model.init_from: {m.init_from}: no trained model there; train it first (its run's best/)"
+        )
+    distillation = recipe.training.distillation
+    for i, teacher in enumerate(distillation.teachers if distillation else []):
+        if not (Path(teacher).expanduser() / "config.json").is_file():
+            problems.append(
+                f"{where}: training.distillation.teachers[{i}]: {teacher}: no trained model there; train the "
+                "teacher first (its run's best/ directory)"
+            )
     for name, file in [*files.items(), *label_files.items()]:
         try:
             _require_file(str(label_file(file)) if name in label_files else file)

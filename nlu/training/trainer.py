@@ -1,9 +1,11 @@
 """``train``: a recipe -> a trained model in a run directory, for every kind of recipe.
 
 A recipe is read in four steps, as torchtune's recipes read: the run directory (locked, checked, resumed),
-the task (data read and checked, then the model built: a joint parser, ``nlu.training.parser_task``, or a
-generator, ``nlu.generation.training``), the optimizer, and the one training loop (``nlu.training.loop.fit``).
-A prompted LLM (``model.architecture: prompting``) has no loop: its run writes the prompt set.
+the task (data read and checked, then the model built: a joint parser, ``nlu.training.parser_task``; one over
+several data sets, ``nlu.training.multitask``; an LLM fine-tuned to generate the parse,
+``nlu.prompting.finetune``; or a generator, ``nlu.generation.training``), the optimizer, and the one training
+loop (``nlu.training.loop.fit``). A prompted LLM (``model.architecture: prompting`` without ``finetune``) has no
+loop: its run writes the prompt set.
 """
 
 from __future__ import annotations
@@ -144,11 +146,21 @@ class _Parser:
     def task(recipe, run_dir: Path, resume: bool, accelerator: Accelerator):
         from nlu.training.parser_task import ParserTask, load_data
 
+        if recipe.data.tasks:  # several data sets in one model
+            from nlu.training.multitask import MultiTaskParserTask, load_task_data
+
+            return MultiTaskParserTask(recipe, load_task_data(recipe), accelerator, resume)
         data = load_data(recipe)  # everything is read and checked before any model is built
+        if recipe.model.architecture == "prompting" and recipe.model.prompting.finetune is not None:
+            from nlu.prompting.finetune import GenerativeTask
+
+            return GenerativeTask(recipe, data, accelerator, resume)
         if recipe.model.architecture == "prompting":
             from nlu.prompting.model_dir import write_prompt_run
 
-            write_prompt_run(recipe, run_dir, data.train, data.labels, accelerator.is_main_process)
+            write_prompt_run(
+                recipe, run_dir, data.train, data.labels, accelerator.is_main_process, rules=data.rules
+            )
             return None
         return ParserTask(recipe, data, accelerator, resume)
 

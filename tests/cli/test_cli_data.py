@@ -4,6 +4,7 @@ tests/data/test_download.py.)"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -126,3 +127,66 @@ def test_stats_of_a_folder_without_split_files_is_an_error(monkeypatch, capsys, 
     code, stdout, stderr = run_main(monkeypatch, capsys, "data", "stats", tmp_path)
     assert code == 2 and stdout == ""
     assert "no train, dev or test split found" in stderr and "train.jsonl" in stderr
+
+
+def _hf_folder(folder: Path) -> Path:
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+    features = Features(
+        {
+            "words": Sequence(Value("string")),
+            "labels": Sequence(ClassLabel(names=["O", "B-city", "I-city"])),
+            "label": ClassLabel(names=["get_weather", "book_flight"]),
+        }
+    )
+    rows = {
+        "words": [["weather", "in", "new", "york"], ["fly", "to", "paris"]],
+        "labels": [[0, 0, 1, 2], [0, 0, 1]],
+    }
+    dataset = Dataset.from_dict(rows | {"label": [0, 1]}, features=features)
+    DatasetDict({"train": dataset, "test": dataset}).save_to_disk(str(folder))
+    return folder
+
+
+def test_stats_maps_the_columns_of_a_saved_dataset_as_a_recipe_does(tmp_path, monkeypatch, capsys):
+    """A save_to_disk folder whose columns a recipe maps with data.columns could not be counted."""
+    folder = _hf_folder(tmp_path / "hf")
+    code, _, err = run_main(monkeypatch, capsys, "data", "stats", folder, "--json")
+    assert code == 2 and "data.columns" in err
+    code, out, err = run_main(
+        monkeypatch,
+        capsys,
+        "data",
+        "stats",
+        folder,
+        "--columns",
+        "tokens=words,tags=labels",
+        "--columns",
+        "intent=label",
+        "--json",
+    )
+    assert code == 0, err
+    stats = json.loads(out)
+    assert stats["splits"]["train"] | {"file": None} == {
+        "utterances": 2,
+        "intents": 2,
+        "slot_types": 1,
+        "words_mean": 3.5,
+        "words_max": 4,
+        "languages": ["en"],
+        "file": None,
+        "format": "hf",
+    }
+    code, _, err = run_main(monkeypatch, capsys, "data", "stats", folder, "--columns", "words=tokens")
+    assert code == 2 and "expected tokens=COLUMN" in err
+    code, _, err = run_main(monkeypatch, capsys, "data", "stats", "demo", "--columns", "tokens=words")
+    assert code == 2 and "not a Hugging Face dataset folder" in err
+
+
+def test_a_hub_dataset_id_says_how_to_use_it(monkeypatch, capsys, tmp_path):
+    """The README promised hub ids for data.dataset; a name with a slash was taken for a missing folder."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(monkeypatch, capsys, "data", "stats", "someone/atis_hub")
+    assert code == 2
+    assert "hub ids are not read directly" in err
+    assert "datasets.load_dataset('someone/atis_hub').save_to_disk('data/atis_hub')" in err

@@ -34,11 +34,11 @@ def test_predict_on_an_artifact_matches_the_model(monkeypatch, capsys, tiny_arti
     for onnx, torch in zip(onnx_lines, torch_lines, strict=True):
         assert onnx["text"] == torch["text"]
         assert [r["name"] for r in onnx["intent_ranking"]] == [r["name"] for r in torch["intent_ranking"]]
-        assert [{k: v for k, v in e.items() if k != "confidence"} for e in onnx["entities"]] == [
-            {k: v for k, v in e.items() if k != "confidence"} for e in torch["entities"]
+        assert [{k: v for k, v in e.items() if k != "confidence_entity"} for e in onnx["entities"]] == [
+            {k: v for k, v in e.items() if k != "confidence_entity"} for e in torch["entities"]
         ]
-        if torch["intent"] is None:
-            assert onnx["intent"] is None
+        if torch["intent"]["name"] is None:
+            assert onnx["intent"] == torch["intent"]
         else:
             assert onnx["intent"]["name"] == torch["intent"]["name"]
             assert math.isclose(onnx["intent"]["confidence"], torch["intent"]["confidence"], abs_tol=1e-4)

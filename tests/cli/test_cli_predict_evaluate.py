@@ -37,7 +37,12 @@ def test_predict_shape(tiny_model_dir):
 @pytest.mark.parametrize("text", ["", "   \t "])
 def test_predict_empty_and_white_space(tiny_model_dir, text):
     (out,) = _predict(tiny_model_dir, text)
-    assert out == {"text": text, "intent": None, "intent_ranking": [], "entities": []}
+    assert out == {
+        "text": text,
+        "intent": {"name": None, "confidence": 0.0},
+        "intent_ranking": [],
+        "entities": [],
+    }
 
 
 def test_predict_very_long_utterance_is_truncated_not_a_crash(tiny_model_dir):
@@ -60,7 +65,7 @@ def test_predict_input_file_keeps_order_and_blank_lines(tiny_model_dir, tmp_path
     path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8") + b"\r\n")  # BOM + CRLF
     outs = _predict(tiny_model_dir, "--input", str(path))
     assert [o["text"] for o in outs] == lines
-    assert outs[1]["intent"] is None
+    assert outs[1]["intent"]["name"] is None
     assert all(o["intent"] is not None for i, o in enumerate(outs) if i != 1)
 
 
@@ -86,7 +91,7 @@ def test_predict_arguments_then_stdin(tiny_model_dir):
         tiny_model_dir, "turn off the lights", "--input", "-", input="play jazz\n\nwhat time is it\n"
     )
     assert [o["text"] for o in outs] == ["turn off the lights", "play jazz", "", "what time is it"]
-    assert [o["intent"] is None for o in outs] == [False, False, True, False]
+    assert [o["intent"]["name"] is None for o in outs] == [False, False, True, False]
 
 
 def test_predict_batches_give_the_same_answer(tiny_model_dir):
@@ -226,7 +231,7 @@ def test_predict_refuses_a_model_without_its_tokenizer(tiny_model_dir, tmp_path,
     shutil.copytree(tiny_model_dir, model)
     (model / "tokenizer.json").unlink()
     code, stdout, stderr = run_main(monkeypatch, capsys, "predict", model, "book a table in paris")
-    assert code == 2 and stdout == ""
+    assert code == 1 and stdout == ""  # a damaged model: a runtime failure, not a usage error
     assert "tokenizer.json is missing" in stderr and "Traceback" not in stderr
 
 
@@ -240,7 +245,7 @@ def test_predict_on_truncated_weights_is_a_clear_error(tiny_model_dir, tmp_path,
     data = weights.read_bytes()
     weights.write_bytes(data[: int(keep * len(data)) if isinstance(keep, float) else keep])
     code, _, stderr = run_main(monkeypatch, capsys, "predict", model, "book a table")
-    assert code == 2 and "Traceback" not in stderr
+    assert code == 1 and "Traceback" not in stderr
     assert "model.safetensors: the weights file is damaged" in stderr
 
 
@@ -264,7 +269,7 @@ def test_a_missing_extra_is_named_with_the_install_command(tiny_model_dir, tmp_p
         f"from cli.main import main\nsys.argv = ['nlu', *{argv!r}]\nmain()"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr  # not a usage error
     assert expected in result.stderr and "pip install 'nlu-toolkit[" in result.stderr
 
 

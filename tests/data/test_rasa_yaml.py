@@ -1,12 +1,14 @@
-"""Rasa 3.x NLU YAML: entity markup, skipped sections, line numbers of errors, and write -> read round trips."""
+"""Rasa 3.x NLU YAML: entity markup (roles and groups in the slot type), sections and metadata kept, line numbers
+of errors, and write -> read round trips, through JSON lines too."""
 
 from __future__ import annotations
 
-import logging
+import json
 import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,13 +20,13 @@ FIXTURE = Path(__file__).resolve().parents[1] / "assets" / "rasa" / "nlu.yml"
 
 # (words, tags, intent) of every example in the fixture, in file order
 EXPECTED = [
-    ("fly from Boston to New York", "O O B-city O B-city.destination I-city.destination", "book_flight"),
+    ("fly from Boston to New York", "O O B-city O B-city#destination I-city#destination", "book_flight"),
     ("book a flight to NYC", "O O O O B-city", "book_flight"),
     ("i need a flight to LA please .", "O O O O O B-city O O", "book_flight"),
     ("two tickets to san francisco , please !", "B-count O O B-city I-city O O O", "book_flight"),
     ("hi", "O", "greet"),
     ("hello there", "O O", "greet"),
-    ("good morning , Ann", "O O O B-name", "greet"),
+    ("good morning , Ann", "O O O B-name@1", "greet"),
     ("what's your name ?", "O O O O", "faq/ask_name"),
     ("who are you", "O O O", "faq/ask_name"),
 ]
@@ -46,26 +48,48 @@ def test_fixture_words_tags_and_intents():
     assert all(ex.lang == "en" for ex in examples)
 
 
-def test_role_value_group_and_metadata_are_kept_in_meta():
+def test_role_and_group_are_in_the_slot_type_value_and_metadata_in_meta():
+    """Roles were the slot type city.destination, which came back as the entity name: Rasa slot mappings by
+    role never matched. The tag now carries them as city#destination / name@1, split back in predictions."""
     examples = rasa_yaml.read(FIXTURE)
-    assert examples[0].meta == {
-        "rasa_entities": [{"start": 4, "end": 6, "entity": "city", "role": "destination"}]
-    }
+    assert "rasa_entities" not in examples[0].meta  # the tag holds entity and role
     assert examples[1].meta["rasa_entities"] == [
         {"start": 4, "end": 5, "entity": "city", "value": "New York"}
     ]
     assert examples[2].meta["rasa_entities"][0]["value"] == "Los Angeles"
-    assert examples[6].meta["rasa_entities"] == [{"start": 3, "end": 4, "entity": "name", "group": "1"}]
     assert examples[8].meta == {"rasa_metadata": {"sentiment": "neutral"}}
-    assert examples[3].meta == {} and examples[4].meta == {}  # nothing lost, nothing recorded
+    assert examples[4].meta == {} and examples[5].meta == {}  # written back as they were: nothing recorded
+    # the line as written, where the words alone would write it back differently
+    assert (
+        examples[2].meta["rasa_text"]
+        == 'i need a flight to [LA]{"entity": "city", "value": "Los Angeles"} please.'
+    )
+    assert examples[3].meta["rasa_text"] == "[two](count) tickets to [san francisco](city), please!"
 
 
-def test_skipped_sections_are_reported_once(caplog):
-    with caplog.at_level(logging.WARNING):
-        rasa_yaml.read(FIXTURE)
-    notes = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert len(notes) == 1
-    assert "skipped 3 section(s)" in notes[0] and "1 synonym, 1 lookup, 1 regex" in notes[0]
+def test_sections_ride_on_the_first_example_and_feed_training():
+    """Synonyms, lookup tables and regexes were dropped with a warning."""
+    examples = rasa_yaml.read(FIXTURE)
+    info = examples[0].meta["rasa_file"]
+    assert info["version"] == "3.1"
+    assert [next(iter(item)) for item in info["items"]] == [
+        "intent",
+        "synonym",
+        "intent",
+        "lookup",
+        "intent",
+        "regex",
+    ]
+    assert all("rasa_file" not in ex.meta for ex in examples[1:])
+    extras = rasa_yaml.training_extras(examples)
+    assert extras.synonyms == [
+        ("NYC", "New York"),
+        ("new york city", "New York"),
+        ("NYC", "New York"),  # [NYC](city:New York)
+        ("LA", "Los Angeles"),
+    ]
+    assert extras.lookups == {"city": ["Boston", "Paris"]}
+    assert extras.regexes == [("zipcode", r"\d{5}")]
 
 
 # Lines: 1 version, 2 nlu, 3 intent, 4 examples, 5 hi, 6 (blank), 7 hello; a tail starts at line 8.
@@ -108,8 +132,16 @@ def test_fixture_round_trips_with_meta(tmp_path):
     text = (tmp_path / "out.yml").read_text(encoding="utf-8")
     assert text.startswith('version: "3.1"\n\nnlu:\n- intent: book_flight\n  examples: |\n')
     assert '    - fly from [Boston](city) to [New York]{"entity": "city", "role": "destination"}\n' in text
-    assert '[NYC]{"entity": "city", "value": "New York"}' in text
-    assert "synonym" not in text
+    assert "    - book a flight to [NYC](city:New York)\n" in text  # as written
+    assert "- synonym: New York\n  examples: |\n    - NYC\n    - new york city\n" in text
+
+
+def test_edited_examples_are_written_from_their_words(tmp_path):
+    examples = rasa_yaml.read(FIXTURE)
+    examples[2].tags[5] = "B-city#destination"  # relabelled after reading: the stored line no longer holds
+    rasa_yaml.write(examples, tmp_path / "out.yml")
+    text = (tmp_path / "out.yml").read_text(encoding="utf-8")
+    assert '[LA]{"entity": "city", "role": "destination", "value": "Los Angeles"} please .' in text
 
 
 def _ex(words: str, tags: str, intent: str, **meta) -> Example:
@@ -132,7 +164,7 @@ HAND_BUILT = [
 def test_hand_built_examples_round_trip(tmp_path):
     assert _triples(_round_trip(HAND_BUILT, tmp_path)) == _triples(HAND_BUILT)
     text = (tmp_path / "out.yml").read_text(encoding="utf-8")
-    assert "[st. louis](fromloc.city_name)" in text  # a dotted type with no recorded role is written as it is
+    assert "[st. louis](fromloc.city_name)" in text  # a dotted type is a name, written as it is
     assert "to [paris](city.destination)" in text
     assert '[5 pm]{"entity": "time:start"}' in text  # (time:start) would read as entity time, value start
     assert '- intent: "yes"' in text and '- intent: "null"' in text
@@ -187,3 +219,50 @@ def test_write_then_read_is_the_identity(examples):
     grouped = sorted(examples, key=lambda ex: order.index(ex.intent))  # write groups by first appearance
     with tempfile.TemporaryDirectory() as folder:
         assert _triples(_round_trip(examples, Path(folder))) == _triples(grouped)
+
+
+FULL = FIXTURE.parent / "full.yml"  # roles, groups, values, synonyms, lookups, regexes, metadata, odd spacing
+
+
+def _normalised(path: Path) -> dict:
+    """The file as YAML reads it, each item's examples as their lines (blank lines and the style of a list
+    form's text aside)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for item in data["nlu"]:
+        examples = item.get("examples")
+        if isinstance(examples, str):
+            item["examples"] = [line.strip() for line in examples.splitlines() if line.strip()]
+        elif isinstance(examples, list):
+            item["examples"] = [e | {"text": e["text"].strip()} for e in examples]
+    return data
+
+
+def test_rasa_to_jsonl_and_back_keeps_every_section_metadata_and_spacing(tmp_path):
+    """Synonym, lookup and regex sections, intent and example metadata, and the spacing of the text ("please.",
+    two spaces) were lost converting nlu.yml -> another format -> nlu.yml (`nlu data convert`)."""
+    from nlu.data.convert import convert
+
+    convert(FULL, tmp_path / "nlu.jsonl")
+    convert(tmp_path / "nlu.jsonl", tmp_path / "back.yml")
+    assert _normalised(tmp_path / "back.yml") == _normalised(FULL)
+    original = FULL.read_text(encoding="utf-8")
+    back = (tmp_path / "back.yml").read_text(encoding="utf-8")
+    assert back == original  # this file has nothing that writing changes: byte for byte
+    rows = [json.loads(line) for line in (tmp_path / "nlu.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert (
+        rows[0]["tags"][2] == "B-city#departure"
+        and rows[0]["meta"]["rasa_file"]["items"][1]["synonym"] == "New York"
+    )
+
+
+def test_write_then_read_is_the_identity_through_jsonl(tmp_path):
+    from nlu.data import jsonl
+
+    examples = rasa_yaml.read(FULL)
+    jsonl.write(examples, tmp_path / "x.jsonl")
+    again = jsonl.read(tmp_path / "x.jsonl")
+    assert [(ex.tokens, ex.tags, ex.intent, ex.meta) for ex in again] == [
+        (ex.tokens, ex.tags, ex.intent, ex.meta) for ex in examples
+    ]
+    groups = [t for t in examples[5].tags if t != "O"]
+    assert groups == ["B-size@1", "B-topping@1", "B-size@2", "B-topping@2"]

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 import nlu.export.exporter
-from nlu.data.alignment import WORD_SPLIT_RULE
+import nlu.export.graph
+from nlu.data.alignment import WORD_SPLIT_RULES
 from nlu.errors import ExportError
 from nlu.export import export_model
 from nlu.export.onnx_config import OnnxConfig
 from nlu.runtime.manifest import FORMAT_VERSION, sha256_file
 
 VARIANTS = [(True, "none"), (True, "int8"), (False, "none"), (False, "int8")]
-LISTED_FILES = {"model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt"}
+LISTED_FILES = {"model.onnx", "tokenizer.json", "intent_labels.txt", "slot_labels.txt", "README.md"}
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -38,7 +39,7 @@ def test_artifact_contents(tiny_artifact, tiny_mixed_model_dir, use_crf, quantiz
     assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["architecture"] == "nlu-jointbert"
     assert manifest["max_seq_length"] == model_config["max_seq_length"] == 48
-    assert manifest["word_split"] == WORD_SPLIT_RULE
+    assert manifest["word_split"] == model_config["word_split"] and manifest["word_split"] in WORD_SPLIT_RULES
     assert manifest["quantization"] == quantize
     assert manifest["model_file"] == "model.onnx" and manifest["tokenizer_file"] == "tokenizer.json"
     assert manifest["intent_labels"] == model_config["intent_labels"]
@@ -105,7 +106,7 @@ def reuse_exported_graph(monkeypatch, tiny_artifact):
     happens after the graph is made, and a real export costs seconds."""
     exported = tiny_artifact(True, "none")
 
-    def fake_export(config, torch_parser, path, opset):
+    def fake_export(config, torch_parser, path, opset, fusable=False):
         shutil.copyfile(exported / "model.onnx", path)
         return json.loads((exported / "nlu.json").read_text())["inputs"]
 
@@ -226,8 +227,20 @@ def test_a_head_weight_shared_by_two_passes_stays_fp32_in_both(tmp_path):
     )
     path = tmp_path / "g.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), path)
-    heads = nlu.export.exporter._head_matmuls(path)
+    heads = nlu.export.graph._head_matmuls(path)
     assert sorted(heads) == ["pass1_matmul", "pass2_matmul"]
-    quantized = nlu.export.exporter._quantize(path, tmp_path / "q.onnx")
+    quantized = nlu.export.graph._quantize(path, tmp_path / "q.onnx")
     ops = [node.op_type for node in onnx.load(str(quantized)).graph.node]
     assert "DequantizeLinear" not in ops and ops.count("MatMul") == 2
+
+
+def test_optimised_export_fuses_each_layers_attention(tiny_artifact, tiny_mixed_model_dir):
+    """The TorchScript export with eager attention lets onnxruntime fuse every encoder layer's attention into one
+    ``Attention`` node (the torch.export graph fused none): the fast path on CPU."""
+    from nlu.models import load_model
+
+    layers = load_model(tiny_mixed_model_dir(True)).encoder.config.num_hidden_layers
+    report = json.loads((tiny_artifact(True, "none") / "export_report.json").read_text())
+    assert report["optimized"]
+    assert report["fused_operators"].get("Attention") == layers
+    assert report["fused_operators"].get("SkipLayerNormalization") == 2 * layers

@@ -21,6 +21,7 @@ from nlu.data.registry import load_split
 from nlu.inference import Predictor
 from nlu.prediction import Prediction
 
+DECODER = "tiny-decoder"  # stands for the tiny Llama backbone (the tiny_decoder_backbone fixture)
 # recipe ``model`` section per variant; all train 30 steps at a high learning rate so that the tiny model
 # predicts a mix of tags (a model that says "O" everywhere would make the consistency checks vacuous)
 VARIANTS = {
@@ -41,6 +42,14 @@ VARIANTS = {
         "use_crf": True,
         "lexicon": {"from_train": ["city", "room"]},
     },
+    # a decoder LLM backbone (the tiny Llama): the intent on the last token, causal or bidirectional attention
+    "jointbert_crf_decoder": {"architecture": "jointbert", "use_crf": True, "backbone": DECODER},
+    "jointbert_decoder_bidirectional": {
+        "architecture": "jointbert",
+        "use_crf": False,
+        "backbone": DECODER,
+        "attention": "bidirectional",
+    },
 }
 
 # more steps for heads that start further from a useful tagger (a tanh bottleneck, a refiner, a decoder stack)
@@ -48,7 +57,16 @@ LONGER = {"max_steps": 80, "epochs": 4}
 # randomly initialised Transformer layers on top: more steps at a moderate rate (the tiny CTRAN tags nothing but O
 # after 80 steps; after 160 it predicts about 200 spans on DEMO dev)
 TRANSFORMER = {"max_steps": 160, "epochs": 6, "learning_rate": 3e-3, "head_learning_rate": 3e-3}
-TRAINING = {"jointidsf": LONGER, "ctran": TRANSFORMER, "zeroshot": LONGER, "zeroshot_qa": QA_TRAINING}
+# the tiny Llama's random layers learn more slowly than the tiny BERT's
+DECODER_TRAINING = {"max_steps": 80, "epochs": 4, "learning_rate": 3e-3, "head_learning_rate": 3e-3}
+TRAINING = {
+    "jointidsf": LONGER,
+    "ctran": TRANSFORMER,
+    "zeroshot": LONGER,
+    "zeroshot_qa": QA_TRAINING,
+    "jointbert_crf_decoder": DECODER_TRAINING,
+    "jointbert_decoder_bidirectional": DECODER_TRAINING,
+}
 
 UTTERANCES = [
     "can you play shake it off",
@@ -64,10 +82,13 @@ def trained_model_dir(request, tmp_path_factory, tiny_backbone) -> Path:
     from nlu.training.trainer import train
 
     folder = tmp_path_factory.mktemp(f"round-trip-{request.param}")
+    model = dict(VARIANTS[request.param])
+    if model.get("backbone") == DECODER:
+        model["backbone"] = str(request.getfixturevalue("tiny_decoder_backbone"))
     recipe = write_recipe(
         folder / "recipe.yaml",
         tiny_backbone,
-        model=VARIANTS[request.param],
+        model=model,
         training={"max_steps": 30, "epochs": 2, "learning_rate": 1e-2, "warmup_ratio": 0.0}
         | TRAINING.get(request.param, {}),
     )
@@ -146,7 +167,7 @@ def test_empty_input(predictor, text):
     empty = batch[1]
     assert empty.text == text and empty.intent is None and empty.intent_confidence == 0.0
     assert empty.entities == [] and empty.tags == [] and not empty.truncated
-    assert empty.to_dict()["intent"] is None
+    assert empty.to_dict()["intent"] == {"name": None, "confidence": 0.0}
     assert batch[0].intent is not None and batch[2].intent is not None
 
 
@@ -157,7 +178,10 @@ def test_600_word_input_is_truncated_without_error(predictor):
     assert len(words) == 600 and prediction.intent is not None
     assert prediction.truncated and prediction.to_dict()["truncated"] is True
     assert 0 < prediction.words_used < 600
-    assert prediction.words_used <= predictor.max_length - 2  # [CLS] and [SEP] take two sub-tokens
+    specials = predictor.tokenizer([["a"]], is_split_into_words=True).word_ids(0).count(None)
+    assert (
+        prediction.words_used <= predictor.max_length - specials
+    )  # e.g. [CLS] and [SEP] take two sub-tokens
     assert len(prediction.tags) == len(prediction.tokens) == 600
     assert set(prediction.tags[prediction.words_used :]) == {"O"}  # unread words get no slot
     last_read_end = split_words(text)[prediction.words_used - 1][2]

@@ -64,7 +64,12 @@ def test_parse_batch_matches_torch(pair):
     assert long.truncated and 0 < long.words_used < 600 and len(long.tags) == 600
     for empty in (from_onnx[TEXTS.index("")], from_onnx[TEXTS.index("   \t ")]):
         assert empty.intent is None and empty.tags == [] and empty.entities == []
-        assert empty.to_dict() == {"text": empty.text, "intent": None, "intent_ranking": [], "entities": []}
+        assert empty.to_dict() == {
+            "text": empty.text,
+            "intent": {"name": None, "confidence": 0.0},
+            "intent_ranking": [],
+            "entities": [],
+        }
 
 
 def test_batching_does_not_change_labels(pair):

@@ -43,7 +43,11 @@ def test_respond_falls_back_to_what_it_understood(bot):
     )
     assert bot.respond(_prediction("order_pizza")) == "I understood order_pizza with no slots."
     assert bot.respond(Prediction(text="", intent=None, intent_confidence=0.0)).startswith("Say something")
-    assert "not sure" in bot.respond(_prediction("set_alarm", confidence=0.2), min_confidence=0.5)
+
+
+def test_the_fallback_intent_is_a_sorry(bot):
+    """ "hello" got "I understood play_music": a model gives every utterance one of its intents."""
+    assert bot.respond(_prediction("nlu_fallback", confidence=0.7)).startswith("Sorry, I did not understand.")
 
 
 def _run_bot(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -61,11 +65,19 @@ def _imported(stderr: str) -> set[str]:
     return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
 
 
-def test_bot_answers_once_without_importing_torch(bot, parser, artifact_dir):
+def _with_the_bots_fallback(bot, artifact_dir):
+    from nlu.runtime import OnnxParser
+
+    return OnnxParser.load(
+        artifact_dir, fallback_threshold=bot.FALLBACK_THRESHOLD, ambiguity_threshold=bot.AMBIGUITY_THRESHOLD
+    )
+
+
+def test_bot_answers_once_without_importing_torch(bot, artifact_dir):
     text = "turn on the lights in the kitchen"
     result = _run_bot(artifact_dir, "--once", text)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == bot.respond(parser.parse(text)) + "\n"
+    assert result.stdout == bot.respond(_with_the_bots_fallback(bot, artifact_dir).parse(text)) + "\n"
     imported = _imported(result.stderr)
     assert "onnxruntime" in imported  # the check sees the imports it should
     assert not {m for m in imported if m.split(".")[0] in ("torch", "transformers")}
@@ -73,9 +85,19 @@ def test_bot_answers_once_without_importing_torch(bot, parser, artifact_dir):
 
 def test_bot_reads_stdin_until_its_end(bot, parser, artifact_dir):
     lines = ["play hey jude by the beatles", "", "set an alarm for 7 am"]
-    result = _run_bot(artifact_dir, stdin="\n".join(lines) + "\n")
+    result = _run_bot(
+        artifact_dir, "--fallback-threshold", "0", "--ambiguity-threshold", "0", stdin="\n".join(lines) + "\n"
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [bot.respond(parser.parse(t)) for t in lines]
+    assert result.stdout.splitlines() == [
+        bot.respond(parser.parse(t)) for t in lines
+    ]  # no fallback: the model's
+
+
+def test_hello_gets_a_sorry(bot, artifact_dir):
+    result = _run_bot(artifact_dir, "--once", "hello", "--fallback-threshold", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == bot.DID_NOT_UNDERSTAND + "\n"
 
 
 def test_bot_on_a_bad_artifact(tmp_path):

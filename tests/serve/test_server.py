@@ -82,9 +82,15 @@ def test_batch_limits_and_types(client):
 
 @pytest.mark.parametrize("text", ["", "   \t "])
 def test_empty_text_has_no_intent(client, text):
+    """`"intent": null` crashed Rasa's message processor (`parse_data.get("intent", {}).get("name")`)."""
     response = client.post("/parse", json={"text": text})
     assert response.status_code == 200
-    assert response.json() == {"text": text, "intent": None, "intent_ranking": [], "entities": []}
+    assert response.json() == {
+        "text": text,
+        "intent": {"name": None, "confidence": 0.0},
+        "intent_ranking": [],
+        "entities": [],
+    }
 
 
 def test_long_text_is_flagged_truncated(client, parser):
@@ -202,9 +208,15 @@ def test_app_from_env_reads_its_settings(monkeypatch, artifact_dir, start_server
     monkeypatch.setenv("NLU_SERVE_ARTIFACT", str(artifact_dir))
     monkeypatch.setenv("NLU_SERVE_MAX_BODY", "1000")
     monkeypatch.setenv("NLU_SERVE_MAX_BATCH", "3")
+    monkeypatch.setenv("NLU_SERVE_FALLBACK_THRESHOLD", "0.5")
     with start_server(app_from_env()) as base:
         version = httpx.get(f"{base}/version", timeout=30).json()
     assert version["limits"] == {"max_body_bytes": 1000, "max_batch": 3}
+    assert version["fallback"] == {"threshold": 0.5, "ambiguity_threshold": None}
+    monkeypatch.setenv("NLU_SERVE_FALLBACK_THRESHOLD", "2")
+    with pytest.raises(ArtifactError, match="between 0 and 1"):
+        app_from_env()
+    monkeypatch.delenv("NLU_SERVE_FALLBACK_THRESHOLD")
     monkeypatch.setenv("NLU_SERVE_MAX_BATCH", "many")
     with pytest.raises(ArtifactError, match="NLU_SERVE_MAX_BATCH='many'"):
         app_from_env()
@@ -232,7 +244,8 @@ def _tampered(artifact_dir: Path, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("which", ["missing", "tampered"])
-def test_cli_serve_on_a_bad_artifact_exits_2_before_binding(tmp_path, artifact_dir, which):
+def test_cli_serve_on_a_bad_artifact_exits_before_binding(tmp_path, artifact_dir, which):
+    """A path that is no artifact is a usage error (2); a tampered one a runtime failure (1)."""
     bad = tmp_path / "no-such-artifact" if which == "missing" else _tampered(artifact_dir, tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "nlu.cli.main", "serve", str(bad), "--port", "0"],
@@ -241,7 +254,7 @@ def test_cli_serve_on_a_bad_artifact_exits_2_before_binding(tmp_path, artifact_d
         text=True,
         timeout=120,
     )
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == (2 if which == "missing" else 1), result.stderr
     assert result.stderr.startswith("error: ") and str(bad) in result.stderr
     assert "Traceback" not in result.stderr
     assert ("no such artifact directory" if which == "missing" else "SHA-256") in result.stderr
@@ -253,10 +266,26 @@ def test_run_server_hands_uvicorn_the_app_or_the_factory(monkeypatch, caplog, ar
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
-    for name in ("ARTIFACT", "THREADS", "MAX_BODY", "MAX_BATCH", "BODY_TIMEOUT"):
+    for name in (
+        "ARTIFACT",
+        "THREADS",
+        "MAX_BODY",
+        "MAX_BATCH",
+        "BODY_TIMEOUT",
+        "FALLBACK_THRESHOLD",
+        "AMBIGUITY_THRESHOLD",
+    ):
         monkeypatch.setenv(f"NLU_SERVE_{name}", "")  # restored afterwards, whatever run_server sets
     with caplog.at_level(logging.INFO, logger="nlu.serve"):
-        run_server(artifact_dir, port=5099, workers=workers, threads=2, max_body=1234, max_batch=5)
+        run_server(
+            artifact_dir,
+            port=5099,
+            workers=workers,
+            threads=2,
+            max_body=1234,
+            max_batch=5,
+            fallback_threshold=0.4,
+        )
     [(app, kwargs)] = calls
     assert kwargs["port"] == 5099
     assert f"starting {artifact_dir} (nlu-jointbert" in caplog.text and "127.0.0.1:5099" in caplog.text
@@ -267,6 +296,10 @@ def test_run_server_hands_uvicorn_the_app_or_the_factory(monkeypatch, caplog, ar
         assert os.environ["NLU_SERVE_ARTIFACT"] == str(artifact_dir.resolve())
         assert (os.environ["NLU_SERVE_THREADS"], os.environ["NLU_SERVE_MAX_BODY"]) == ("2", "1234")
         assert os.environ["NLU_SERVE_MAX_BATCH"] == "5"
+        assert (os.environ["NLU_SERVE_FALLBACK_THRESHOLD"], os.environ["NLU_SERVE_AMBIGUITY_THRESHOLD"]) == (
+            "0.4",
+            "",
+        )
 
 
 def test_a_body_shorter_than_its_content_length_is_timed_out(parser, start_server):

@@ -1,5 +1,5 @@
-"""JointBERT (Chen et al. 2019): an encoder, an intent head on the first token, a slot head per word and an
-optional CRF.
+"""JointBERT (Chen et al. 2019): an encoder, an intent head on the first token (the last for a decoder LLM
+backbone), a slot head per word and an optional CRF; one such pair of heads per data set in a multi-task model.
 
 The folder declares the architecture once (``ARCHITECTURE``, read by ``nlu.models.registry``); the model
 classes are imported when first used, so that the declaration stays torch-free.
@@ -14,6 +14,8 @@ ARCHITECTURE = Architecture(
     config="nlu.models.jointbert.configuration_jointbert:JointBertConfig",
     model="nlu.models.jointbert.modeling_jointbert:JointBertForIntentSlot",
     description="JointBERT (Chen et al. 2019): intent on the first token, a tag per word, use_crf adds a CRF",
+    decoder_backbones=True,
+    multitask=True,
 )
 
 _LAZY = {
