@@ -1,4 +1,4 @@
-"""Benchmark (issue 6): the zero-shot model on labels it never saw in training.
+"""Benchmarks (issues 6 and 23): the zero-shot models on labels they never saw in training.
 
 * SNIPS: hold out each intent in turn: train ``recipes/snips/zeroshot.yaml`` on the six others (their train and
   dev utterances only), then label the whole SNIPS test set with all seven intents and all slot types
@@ -7,15 +7,27 @@
 * ATIS: hold out a set of slot types (``ATIS_HELD_OUT``): in training their words are tagged O, at test time the
   model is given every slot type by name. Reports slot F1 on the held-out types and overall.
 
-Each is scored with the model's defaults (``intent_scoring: auto``, unseen-label bonuses: cosines added to the
-scores of labels training never saw); SNIPS also with intents scored by the trained heads, without a bonus and
-with ``HEAD_INTENT_BONUS``. The report also shows how the default bonuses were chosen, on dev data only: the
-intent bonus on the AddToPlaylist fold's SNIPS dev set, the slot bonus on ATIS dev.
+* SNIPS across domains, the Coach protocol (issue 23, ``benchmarks/zeroshot_coach.py``): the question-answering
+  model (``recipes/snips/zeroshot_qa.yaml``) trained on six domains, tested on the seventh with its slot types,
+  per domain and on average, seen and unseen types apart; and its latency in the runtime with 10, 20 and 39
+  slot types.
 
-Writes ``docs/zeroshot.json`` and ``docs/zeroshot.md``; finished runs are kept under ``--runs-dir``.
+Each of the first two is scored with the model's defaults (``intent_scoring: auto``, unseen-label bonuses:
+cosines added to the scores of labels training never saw); SNIPS also with intents scored by the trained heads,
+without a bonus and with ``HEAD_INTENT_BONUS``. The report also shows how the default bonuses were chosen, on dev
+data only: the intent bonus on the AddToPlaylist fold's SNIPS dev set, the slot bonus on ATIS dev.
 
-    NLU_DATA_DIR=../shared/data python -m benchmarks.zeroshot                 # about 3 h on 2 cores
-    NLU_DATA_DIR=../shared/data python -m benchmarks.zeroshot --snips-intents PlayMusic --skip-atis
+Writes ``docs/zeroshot.json`` and ``docs/zeroshot.md``; finished runs are kept under ``--runs-dir`` and skipped
+when the command runs again (an interrupted fold resumes from its last checkpoint). A part this command does not
+measure (``--snips-intents`` with no names, ``--skip-atis``, ``--skip-coach``, ``--skip-latency``) keeps what
+the record already holds, with the command that measured it.
+
+    NLU_DATA_DIR=../shared/data python -m benchmarks.zeroshot                 # everything: about 7 h on 2 cores
+    NLU_DATA_DIR=../shared/data python -m benchmarks.zeroshot --snips-intents PlayMusic --skip-atis \
+        --skip-coach --skip-latency
+    NLU_DATA_DIR=../shared/data python -m benchmarks.zeroshot --snips-intents --skip-atis   # Coach + latency
+    NLU_DATA_DIR=../shared/data python -m benchmarks.zeroshot --snips-intents --skip-atis --coach-domains \
+        RateBook --limit 40 --set training.max_steps=3 --out /tmp/zeroshot-smoke/zeroshot.md   # smoke run
     python -m benchmarks zeroshot              # render docs/zeroshot.md from its record; measure nothing
 """
 
@@ -25,9 +37,11 @@ import json
 import statistics
 from pathlib import Path
 
-from benchmarks import common
+from benchmarks import common, zeroshot_coach
 
 PAGE = "zeroshot"
+# The parts of the record, each measured by its own command line (see main).
+PARTS = ("snips", "calibration", "atis", "coach", "latency")
 EXTRA_OVERRIDES: list[str] = []  # --set: e.g. training.max_steps=3 for a smoke run
 SNIPS_LABELS = "snips"  # the SNIPS label file that ships with nlu (nlu/data/cards/labels/snips.yml)
 # The fold whose dev set chose the model's default unseen-label bonus, and the bonuses tried there.
@@ -58,8 +72,9 @@ def write_jsonl(examples, path: Path) -> None:
     write(examples, path)
 
 
-def train_on(recipe: Path, train_examples, dev_examples, run_dir: Path) -> Path:
-    """Train ``recipe`` on the given examples (written next to the run); return the best model folder."""
+def train_on(recipe: Path, train_examples, dev_examples, run_dir: Path, overrides=()) -> Path:
+    """Train ``recipe`` on the given examples (written next to the run), with ``overrides`` and then the command
+    line's ``--set``; return the best model folder."""
     from nlu.training.trainer import train
 
     if (run_dir / "best" / "config.json").is_file() and (run_dir / "done").exists():
@@ -70,6 +85,7 @@ def train_on(recipe: Path, train_examples, dev_examples, run_dir: Path) -> Path:
         "data.dataset=null",
         f"data.files={{train: {run_dir / 'data' / 'train.jsonl'}, dev: {run_dir / 'data' / 'dev.jsonl'}}}",
         "data.test_split=null",
+        *overrides,
     ]
     resume = any((run_dir / "checkpoints").glob("step-*"))
     result = train(
@@ -272,12 +288,26 @@ def render(record: dict, page: Path) -> str:
         "",
     ]
     if record.get("snips"):
-        lines += _snips_defaults(record["snips"]) + _snips_heads(record["snips"])
+        lines += (
+            _snips_defaults(record["snips"]) + _snips_heads(record["snips"]) + _measured_by(record, "snips")
+        )
     if record.get("calibration"):
-        lines += _intent_bonus_sweep(record["calibration"])
+        lines += _intent_bonus_sweep(record["calibration"]) + _measured_by(record, "calibration")
     if record.get("atis"):
-        lines += _atis_section(record["atis"])
+        lines += _atis_section(record["atis"]) + _measured_by(record, "atis")
+    if record.get("coach"):
+        lines += zeroshot_coach.render(record["coach"], None) + _measured_by(record, "coach")
+    if record.get("latency"):
+        lines += zeroshot_coach.render_latency(record["latency"]) + _measured_by(record, "latency")
     return "\n".join(lines) + "\n"
+
+
+def _measured_by(record: dict, part: str) -> list[str]:
+    """Where a part of the record came from another command than the page's (kept from an earlier run)."""
+    measured = (record.get("provenance") or {}).get(part)
+    if not measured or measured.get("command") == record.get("command"):
+        return []
+    return [f"Measured by `{measured['command']}`, {measured.get('written', 'date unknown')}.", ""]
 
 
 def _snips_defaults(snips_records: list[dict]) -> list[str]:
@@ -431,8 +461,19 @@ def _atis_section(atis_record: dict) -> list[str]:
 
 def main() -> None:
     parser = common.argument_parser("benchmarks.zeroshot", __doc__)
-    parser.add_argument("--snips-intents", nargs="*", help="default: all seven")
+    parser.add_argument("--snips-intents", nargs="*", help="default: all seven; none: keep the record's")
     parser.add_argument("--skip-atis", action="store_true")
+    parser.add_argument(
+        "--coach-domains", nargs="*", choices=zeroshot_coach.DOMAINS, help="default: all seven"
+    )
+    parser.add_argument("--skip-coach", action="store_true", help="keep the record's Coach folds")
+    parser.add_argument("--skip-latency", action="store_true", help="keep the record's latency")
+    parser.add_argument(
+        "--latency-model", type=Path, default=None, help="default: the first Coach fold's best model"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="smoke run: this many utterances per Coach split and latency"
+    )
     parser.add_argument("--runs-dir", type=Path, default=common.REPO / "runs" / "benchmark")
     parser.add_argument("--out", type=Path, default=None, help="the page (default docs/zeroshot.md)")
     parser.add_argument(
@@ -445,16 +486,51 @@ def main() -> None:
 
     out = common.page_path(PAGE, args.out)
     intents = args.snips_intents if args.snips_intents is not None else list(load_label_file(SNIPS_LABELS)[0])
-    record = common.provenance(common.command("benchmarks.zeroshot"), common.machine())
-    record |= {"snips": [], "calibration": None, "atis": None}
-    for intent in intents:
-        record["snips"].append(snips(intent, args.runs_dir))
-        if intent == CALIBRATION_FOLD:
-            record["calibration"] = intent_bonus_sweep(intent, args.runs_dir)
+    this_run = common.provenance(common.command("benchmarks.zeroshot"), common.machine())
+    record = kept_parts(common.read_record(out.stem, out.parent) or {}) | this_run
+
+    def measured(part: str, value) -> None:
+        record[part] = value
+        record["provenance"][part] = this_run
         common.publish(PAGE, record, render, out)
+
+    if intents:
+        record["snips"], record["calibration"] = [], None
+        for intent in intents:
+            record["snips"].append(snips(intent, args.runs_dir))
+            if intent == CALIBRATION_FOLD:
+                measured("calibration", intent_bonus_sweep(intent, args.runs_dir))
+            measured("snips", record["snips"])
     if not args.skip_atis:
-        record["atis"] = atis(args.runs_dir)
+        measured("atis", atis(args.runs_dir))
+    domains = args.coach_domains if args.coach_domains is not None else list(zeroshot_coach.DOMAINS)
+    if not args.skip_coach and domains:
+        folds: list[dict] = []
+        for domain in domains:
+            common.log("zeroshot", f"Coach protocol: {domain} held out")
+            folds.append(zeroshot_coach.fold(domain, args.runs_dir, train_on, args.limit))
+            measured("coach", folds)
+    if not args.skip_latency:
+        model = args.latency_model
+        if model is None and domains:
+            model = args.runs_dir / zeroshot_coach.run_name(domains[0], args.limit) / "best"
+        if model is None or not (model / "config.json").is_file():
+            common.log("zeroshot", f"latency skipped: no trained model at {model}")
+        else:
+            measured("latency", zeroshot_coach.latency(model, args.runs_dir, args.limit))
     common.publish(PAGE, record, render, out)
+
+
+def kept_parts(previous: dict) -> dict:
+    """The parts of an earlier record, each with the provenance of the command that measured it (the record's
+    own, for records written before parts kept theirs)."""
+    earlier = {k: previous[k] for k in ("command", "machine", "written") if k in previous}
+    provenance = dict(previous.get("provenance") or {})
+    kept = {part: previous.get(part) for part in PARTS}
+    for part, value in kept.items():
+        if value and part not in provenance and earlier:
+            provenance[part] = earlier
+    return kept | {"provenance": provenance}
 
 
 if __name__ == "__main__":

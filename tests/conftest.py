@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from nlu_testing import (
     MIXED_TRAINING,
+    QA_TRAINING,
     build_tiny_backbone,
     build_tiny_decoder_backbone,
     serving,
@@ -55,6 +56,22 @@ def tiny_mixed_model_dir(tmp_path_factory, tiny_backbone):
         return trained[use_crf]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny_zeroshot_qa_dir(tmp_path_factory, tiny_backbone) -> Path:
+    """The ``best`` folder of a tiny question-answering zero-shot model (``zeroshot_qa``) trained with
+    ``QA_TRAINING`` on DEMO."""
+    from nlu.training.trainer import train
+
+    folder = tmp_path_factory.mktemp("tiny-zeroshot-qa-run")
+    recipe = write_recipe(
+        folder / "recipe.yaml",
+        tiny_backbone,
+        model={"architecture": "zeroshot_qa", "use_crf": False, "zeroshot_qa": {"embed_dim": 16}},
+        training=QA_TRAINING,
+    )
+    return train(recipe, output_dir=folder / "run").best_model_dir
 
 
 @pytest.fixture(scope="session")

@@ -155,6 +155,26 @@ def write_recipe(path: Path, backbone: Path | str, dataset: str = "demo", **sect
 # 30 steps at a high learning rate: the tiny model then predicts a mix of intents and slot tags, so that comparing
 # two ways of running it (torch and ONNX) compares real labels, not "O" everywhere
 MIXED_TRAINING = {"max_steps": 30, "epochs": 2, "learning_rate": 1e-2, "warmup_ratio": 0.0}
+# The question-answering zero-shot model needs more steps at a lower rate before it tags anything but O.
+QA_TRAINING = {
+    "max_steps": 160,
+    "epochs": 6,
+    "learning_rate": 3e-3,
+    "head_learning_rate": 3e-3,
+    "warmup_ratio": 0.0,
+}
+
+# A label set none of whose slot types the DEMO data has, one with example values and one without a description.
+QA_LABELS = """intents:
+  order_pizza: order a pizza to be delivered
+  play_music:
+slots:
+  topping:
+    description: an ingredient on a pizza
+    examples: [ham, mushrooms]
+  city: a town
+  song:
+"""
 
 
 @contextmanager

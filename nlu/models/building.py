@@ -210,23 +210,26 @@ def apply_label_file(
     unseen_intent_bonus: float | None = None,
     unseen_slot_bonus: float | None = None,
 ) -> None:
-    """Give a zero-shot model a new label set (intents and slot types with descriptions) from a YAML file; each
-    bonus given replaces the model's cosine bonus for intents or slot types unseen in training."""
+    """Give a zero-shot model a new label set (intents and slot types with descriptions, slot types with example
+    values where the file gives some) from a YAML file; each bonus given replaces the model's bonus for intents
+    or slot types unseen in training."""
     if not hasattr(model, "set_labels"):
         raise ModelError(
             f"--labels: the {model.config.model_type} architecture has a fixed label set; only the zeroshot "
-            "architecture takes new intents and slot types at prediction time"
+            "architecture and its question-answering form (zeroshot_qa) take new intents and slot types at "
+            "prediction time"
         )
-    from nlu.data.label_files import load_label_file
+    from nlu.data.label_files import read_label_file
 
-    intents, slot_types = load_label_file(path)
+    labels = read_label_file(path)
     try:
         model.set_labels(
-            intents,
-            slot_types,
+            labels.intents,
+            labels.slots,
             tokenizer=tokenizer,
             unseen_intent_bonus=unseen_intent_bonus,
             unseen_slot_bonus=unseen_slot_bonus,
+            slot_examples=labels.slot_examples,
         )
     except ValueError as err:
         raise ModelError(f"{path}: {err}") from None

@@ -27,6 +27,7 @@ FOLDERS = (
     "ctran",
     "zeroshot",
     "contextual",
+    "zeroshot_qa",
 )
 
 

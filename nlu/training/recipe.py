@@ -507,8 +507,9 @@ def data_problems(recipe: Recipe, where: str | Path) -> list[str]:
     m = recipe.model
     files = {f"model.lexicon.files.{k}": v for k, v in ((m.lexicon.files or {}) if m.lexicon else {}).items()}
     label_files = {}  # a path, or the name of a label file that ships with nlu
-    if m.zeroshot and m.zeroshot.label_file:
-        label_files["model.zeroshot.label_file"] = m.zeroshot.label_file
+    own = getattr(m, m.architecture, None)  # the architecture's options section (zeroshot, zeroshot_qa)
+    if getattr(own, "label_file", None):
+        label_files[f"model.{m.architecture}.label_file"] = own.label_file
     if m.prompting:
         label_files["model.prompting.labels"] = m.prompting.labels
     if m.init_from and not (Path(m.init_from).expanduser() / "config.json").is_file():

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from cli_helpers import run_main
-from nlu_testing import write_recipe
+from nlu_testing import QA_LABELS, write_recipe
 
 LABELS = """intents:
   order_pizza: order a pizza to be delivered
@@ -63,6 +63,24 @@ def test_a_fixed_label_model_refuses_labels(tiny_model_dir, tmp_path, monkeypatc
     labels.write_text(LABELS, encoding="utf-8")
     code, _, err = run_main(monkeypatch, capsys, "predict", tiny_model_dir, "hi", "--labels", labels)
     assert code == 2 and "only the zeroshot architecture" in err
+
+
+def test_the_question_answering_model_takes_a_label_file_with_example_values(
+    tiny_zeroshot_qa_dir, tmp_path, monkeypatch, capsys
+):
+    labels = tmp_path / "labels.yaml"
+    labels.write_text(QA_LABELS, encoding="utf-8")
+    code, out, err = run_main(
+        monkeypatch, capsys, "predict", tiny_zeroshot_qa_dir, "a pizza with ham", "--labels", labels
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert {r["name"] for r in result["intent_ranking"]} == {"order_pizza", "play_music"}
+    assert {e["entity"] for e in result["entities"]} <= {"topping", "city", "song"}
+    artifact = tmp_path / "artifact"
+    code, _, err = run_main(monkeypatch, capsys, "export", tiny_zeroshot_qa_dir, artifact, "--labels", labels)
+    assert code == 0, err
+    assert (artifact / "slot_labels.txt").read_text().split()[2:4] == ["B-topping", "I-topping"]
 
 
 def test_unseen_bonus_favours_the_labels_training_never_saw(zeroshot_model, tmp_path, monkeypatch, capsys):

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 import pytest
-from nlu_testing import write_recipe
+from nlu_testing import QA_TRAINING, write_recipe
 
 from nlu.data.alignment import split_words
 from nlu.data.registry import load_split
@@ -31,6 +31,7 @@ VARIANTS = {
     "slotrefine": {"architecture": "slotrefine", "use_crf": False, "slotrefine": {"heads": 2}},
     "ctran": {"architecture": "ctran", "use_crf": False, "ctran": {"heads": 2, "channels": 8}},
     "zeroshot": {"architecture": "zeroshot", "use_crf": False, "zeroshot": {"embed_dim": 16}},
+    "zeroshot_qa": {"architecture": "zeroshot_qa", "use_crf": False, "zeroshot_qa": {"embed_dim": 16}},
     "contextual": {
         "architecture": "contextual",
         "contextual": {"discriminator_dim": 16, "label_head_dim": 16},
@@ -62,6 +63,7 @@ TRAINING = {
     "jointidsf": LONGER,
     "ctran": TRANSFORMER,
     "zeroshot": LONGER,
+    "zeroshot_qa": QA_TRAINING,
     "jointbert_crf_decoder": DECODER_TRAINING,
     "jointbert_decoder_bidirectional": DECODER_TRAINING,
 }

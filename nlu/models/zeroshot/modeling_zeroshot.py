@@ -159,13 +159,16 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         tokenizer=None,
         unseen_intent_bonus: float | None = None,
         unseen_slot_bonus: float | None = None,
+        slot_examples: dict[str, list[str]] | None = None,
     ) -> None:
         """Replace the label set. ``intents``: intent name -> description; ``slot_types``: slot type ->
         description (``""`` for none). The vocabularies become ``["UNK", *intents]`` and ``["UNK", "O", "B-t1",
         "I-t1", ...]`` in the given order. The weights do not change. ``tokenizer`` (default:
         ``self.label_tokenizer``) tokenises the new label texts; it must be the backbone's own.
         ``unseen_intent_bonus``, ``unseen_slot_bonus``: the cosines added to the intents and slot types that
-        training never saw (None: keep the config's)."""
+        training never saw (None: keep the config's). ``slot_examples`` (example values of slot types, as a label
+        file may give them) are not read: this model encodes a label's name and description only, as it was
+        trained; the question-answering model (``zeroshot_qa``) puts them in its questions."""
         problems = [f"intent {name!r}: reserved name" for name in intents if name == UNK]
         bonuses = {"unseen_intent_bonus": unseen_intent_bonus, "unseen_slot_bonus": unseen_slot_bonus}
         for name, value in bonuses.items():

@@ -1,0 +1,552 @@
+"""Zero-shot slot filling as reading comprehension: each slot type asks the utterance a question, and the words
+that answer it are tagged B/I (Yu et al. 2021, "Cross-Domain Slot Filling as Machine Reading Comprehension";
+Du et al. 2021, QASF). A new slot type is a new question, so nothing in the model is tied to the types it was
+trained on: the label-embedding model (``nlu.models.zeroshot``) scores each word against every slot type in a
+space its heads fit to the trained types, and gives a new type's words to a close trained type; here the encoder
+reads the question and the utterance together, so every layer can use what the question says.
+
+For an utterance and a slot type the encoder reads ``[CLS] question [SEP] utterance [SEP]`` (the question is
+the type's name, description and example values, ``nlu.data.label_files.question_text``; example values as
+Shah et al. 2019 use them), and a linear tagger gives each utterance sub-token O/B/I scores for that type. At
+prediction time every slot type asks its question: the (utterance, question) pairs of a whole batch go through
+the encoder in one pass (one ONNX session run), built inside the model from the utterance's own inputs, so the
+graph takes the same inputs as every joint model and the runtime needs nothing new. The answers are then merged
+into one tag per word: the slot logits of a type's ``B-``/``I-`` tag are its log-odds against O (``O`` is 0),
+so per word the softmax over all tags prefers O unless some type says B or I more than O, and among the types
+that do, the most confident wins (``merged_slot_logits``). Coach (Liu et al. 2020) names the problem this
+resolves: per-type taggers tag one word with several types.
+
+Training asks each utterance about the slot types it has and about ``negative_questions`` it does not have,
+drawn first among the types that other utterances of its intent in the batch have: those are the types asked
+of it at prediction time in its domain, the negatives Yu et al. build from the utterance's domain.
+
+Intents are scored as the zero-shot model scores them (its heads, or the encoder's own space when the label set
+has an intent training never saw), from a pass of the encoder over the utterance alone; its label embeddings
+are cached in eval mode and baked into an ONNX export.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from transformers import AutoTokenizer, PreTrainedModel
+from transformers import initialization as init
+
+from nlu.data.label_files import label_text, question_text, read_label_file
+from nlu.data.labels import LabelVocab
+from nlu.decoding import MASKED
+from nlu.errors import ModelError
+from nlu.models.backbones import build_encoder, load_pretrained_encoder, resolve_backbone
+from nlu.models.zeroshot.configuration_zeroshot import UNK, check_unseen_bonus, slot_types_of
+from nlu.models.zeroshot.modeling_zeroshot import INITIAL_SCALE, MAX_SCALE, MIN_SCALE, tokenize_label_texts
+from nlu.models.zeroshot_qa.configuration_zeroshot_qa import ZeroShotQAConfig, check_slot_examples
+from nlu.modules.outputs import JointOutput
+from nlu.modules.pooling import mean_pool
+
+# The question tagger's three classes for one slot type.
+ANSWER_O, ANSWER_B, ANSWER_I = 0, 1, 2
+IGNORE = -100
+
+
+def label_texts(config: ZeroShotQAConfig) -> list[str]:
+    """What is tokenised into ``config.label_token_ids``: the intents' label texts (vocabulary order, ``UNK``
+    left out), then each slot type's question (order of first appearance in the slot vocabulary)."""
+    intents = [
+        label_text(name, config.intent_descriptions.get(name, "")) for name in config.intent_labels[1:]
+    ]
+    k = config.examples_per_question
+    questions = [
+        question_text(t, config.slot_descriptions.get(t, ""), config.slot_examples.get(t, [])[:k])
+        for t in slot_types_of(config.slot_labels)
+    ]
+    return intents + questions
+
+
+def sample_questions(
+    present: torch.Tensor,
+    negatives: int,
+    groups: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (utterance, slot type) pairs a training batch asks: every type an utterance has, and up to
+    ``negatives`` types it does not have, drawn at random, first among the types that other utterances of its
+    group (its intent) in the batch have, then among the rest.
+
+    present: (batch, num_types) bool, the types each utterance has; groups: (batch,) int, or None (no
+    preference). Draws from ``generator`` (default: torch's global generator, which the training loop seeds):
+    the same seed gives the same pairs. Returns (utterance index, type index), each (num_pairs,), in row-major
+    order (utterance, then type)."""
+    batch, num_types = present.shape
+    scores = torch.rand(batch, num_types, generator=generator, device=present.device)
+    if groups is not None:
+        same = (groups[:, None] == groups[None, :]).to(scores.dtype)  # (batch, batch)
+        scores = scores + (same @ present.to(scores.dtype) > 0).to(scores.dtype)  # the group's types first
+    scores = scores.masked_fill(present, -1.0)
+    asked = present.clone()
+    k = min(negatives, num_types)
+    if k:
+        top = scores.topk(k, dim=1)
+        asked.scatter_(1, top.indices, top.values >= 0)  # >= 0: a type the utterance does not have
+        asked |= present
+    utterance, slot_type = asked.nonzero(as_tuple=True)
+    return utterance, slot_type
+
+
+def pack_questions(
+    utterance_ids: torch.Tensor,
+    utterance_mask: torch.Tensor,
+    question_ids: torch.Tensor,
+    question_lengths: torch.Tensor,
+    pad_id: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each question and its utterance as one right-padded sequence, ``[CLS] question [SEP] utterance [SEP]``:
+    the question's sub-tokens (its own ``[CLS]`` and ``[SEP]`` included), then the utterance's after its
+    ``[CLS]``. What a tokenizer gives for the pair, so positions count from the question's start whatever the
+    padding, and the words' states do not depend on the longest question or utterance of the batch.
+
+    utterance_ids, utterance_mask: (pairs, seq_len), right-padded, ``[CLS]`` first; question_ids: (pairs,
+    question_len), right-padded; question_lengths: (pairs,). Returns input ids, attention mask and segment ids
+    (0 on the question, 1 after it), each (pairs, question_len + seq_len - 1). The utterance's sub-token j
+    (j >= 1) sits at ``question_lengths + j - 1``."""
+    pairs, seq_len = utterance_ids.shape
+    question_len = question_ids.shape[1]
+    width = question_len + seq_len - 1
+    position = torch.arange(width, device=utterance_ids.device)[None, :]  # (1, width)
+    length = question_lengths[:, None]  # (pairs, 1)
+    in_question = position < length  # (pairs, width)
+    from_utterance = position - length + 1  # the utterance sub-token read at each position
+    in_utterance = ~in_question & (from_utterance < seq_len)
+    utterance_index = from_utterance.clamp(0, seq_len - 1)
+    question_index = position.clamp(max=question_len - 1).expand(pairs, width)
+    utterance_part = torch.where(in_utterance, utterance_ids.gather(1, utterance_index), pad_id)
+    ids = torch.where(in_question, question_ids.gather(1, question_index), utterance_part)
+    mask = torch.where(
+        in_question,
+        torch.ones_like(ids),
+        torch.where(in_utterance, utterance_mask.gather(1, utterance_index), 0),
+    )
+    return ids, mask, (~in_question).to(ids.dtype)
+
+
+def merged_slot_logits(answers: torch.Tensor, bonus: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-type answers -> one score per tag, such that a softmax over the tags is the distribution of "at most
+    one type claims the word" when the types answer independently: O scores 0, and ``B-t`` (``I-t``) scores the
+    log-odds of B (I) against O in type t's answer. A word takes a type's tag only where that type says B or I
+    more than O, and the type most confident against O wins a word several types claim.
+
+    answers: (..., num_types, 3) O/B/I scores; bonus: (num_types,) log-odds added to each type's B and I, or
+    None. Returns (..., 1 + 2 * num_types): O, then B- of each type, then I- of each type."""
+    odds = answers[..., 1:] - answers[..., :1]  # (..., num_types, 2)
+    if bonus is not None:
+        odds = odds + bonus[:, None]
+    zero = answers.new_zeros(answers.shape[:-2] + (1,))
+    return torch.cat([zero, odds[..., 0], odds[..., 1]], dim=-1)
+
+
+class ZeroShotQAForIntentSlot(PreTrainedModel):
+    config_class = ZeroShotQAConfig
+    base_model_prefix = "nlu_zeroshot_qa"
+
+    def __init__(self, config: ZeroShotQAConfig):
+        super().__init__(config)
+        self.encoder = build_encoder(config.encoder)
+        hidden, dim = self.encoder.config.hidden_size, config.embed_dim
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.utterance_proj = nn.Linear(hidden, dim)
+        self.label_proj = nn.Linear(hidden, dim)
+        self.tagger = nn.Linear(hidden, 3)  # O, B, I of the slot type a question asks about
+        # log of the inverse temperature of the intent cosines, as in CLIP
+        self.log_logit_scale = nn.Parameter(torch.tensor(math.log(INITIAL_SCALE)))
+        # Eval-mode intent label embeddings (num_intents - 1, embed_dim) and the label texts in the encoder's own
+        # space (num_intents - 1, hidden), L2-normed; the questions' sub-tokens (num_types, longest question) and
+        # lengths (num_types,). Buffers, so that .to() moves them and an export reads them as constants; not
+        # persistent: they are functions of the weights and the label set.
+        self.register_buffer("intent_label_cache", None, persistent=False)
+        self.register_buffer("intent_text_cache", None, persistent=False)
+        self.register_buffer("question_ids", None, persistent=False)
+        self.register_buffer("question_lengths", None, persistent=False)
+        # Needed only to tokenise label texts that config.label_token_ids lacks (set_labels); never saved.
+        self.label_tokenizer = None
+        self._index_labels()
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # transformers' guarded init functions: on from_pretrained they leave loaded tensors alone
+        if module is self:
+            init.constant_(self.log_logit_scale, math.log(INITIAL_SCALE))
+        elif isinstance(module, nn.Linear) and module is self.tagger:
+            init.normal_(module.weight, mean=0.0, std=0.02)
+            init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear) and module in (self.utterance_proj, self.label_proj):
+            init.xavier_uniform_(module.weight)
+            init.zeros_(module.bias)
+
+    # --- the label set -----------------------------------------------------------------------------------------
+
+    def _index_labels(self) -> None:
+        """Where each slot vocabulary column comes from in ``[UNK, O, B- of each type, I- of each type]`` (any
+        vocabulary order works), the slot type of each tag (-1 for ``UNK`` and ``O``), and each type's bonus."""
+        types = slot_types_of(self.config.slot_labels)
+        position = {t: k for k, t in enumerate(types)}
+        columns, tag_types = [], []
+        for tag in self.config.slot_labels:
+            if tag in (UNK, "O"):
+                columns.append(0 if tag == UNK else 1)
+                tag_types.append(-1)
+            else:
+                columns.append(2 + position[tag[2:]] + (len(types) if tag.startswith("I-") else 0))
+                tag_types.append(position[tag[2:]])
+        self.slot_types = types
+        self._slot_columns = tuple(columns)
+        self._tag_types = tuple(tag_types)
+        self._tag_inside = tuple(tag.startswith("I-") for tag in self.config.slot_labels)
+        self._label_batch: tuple[torch.Tensor, torch.Tensor] | None = None
+        new_intents, new_types = (set(names) for names in self.new_labels())
+        self._intent_bonus = tuple(
+            self.config.unseen_intent_bonus if name in new_intents else 0.0
+            for name in self.config.intent_labels[1:]
+        )
+        self._slot_type_bonus = tuple(self.config.unseen_slot_bonus if t in new_types else 0.0 for t in types)
+        mode = self.config.intent_scoring
+        self._intents_in_encoder_space = mode == "encoder" or (mode == "auto" and bool(new_intents))
+        self.question_ids = self.question_lengths = None
+
+    def new_labels(self) -> tuple[list[str], list[str]]:
+        """The intents and slot types of the current label set that training never saw."""
+        trained_intents, trained_types = set(self.config.trained_intents), set(self.config.trained_slot_types)
+        return (
+            [name for name in self.config.intent_labels[1:] if name not in trained_intents],
+            [t for t in slot_types_of(self.config.slot_labels) if t not in trained_types],
+        )
+
+    def set_labels(
+        self,
+        intents: dict[str, str],
+        slot_types: dict[str, str],
+        tokenizer=None,
+        unseen_intent_bonus: float | None = None,
+        unseen_slot_bonus: float | None = None,
+        slot_examples: dict[str, list[str]] | None = None,
+    ) -> None:
+        """Replace the label set. ``intents``: intent name -> description; ``slot_types``: slot type ->
+        description (``""`` for none); ``slot_examples``: slot type -> example values (None: no type has any).
+        The vocabularies become ``["UNK", *intents]`` and ``["UNK", "O", "B-t1", "I-t1", ...]`` in the given
+        order; the weights do not change. ``tokenizer`` (default: ``self.label_tokenizer``) tokenises the new
+        label texts and questions; it must be the backbone's own. ``unseen_intent_bonus``: the cosine added to
+        intents training never saw; ``unseen_slot_bonus``: the log-odds added to the slot types training never
+        saw (None: keep the config's)."""
+        problems = [f"intent {name!r}: reserved name" for name in intents if name == UNK]
+        bonuses = {"unseen_intent_bonus": unseen_intent_bonus, "unseen_slot_bonus": unseen_slot_bonus}
+        for name, value in bonuses.items():
+            try:
+                if value is not None:
+                    check_unseen_bonus(name, value)
+            except ValueError as err:
+                problems.append(str(err))
+        problems += [
+            f"{kind} {name!r}: a name must be a non-empty string and a description a string"
+            for kind, labels in (("intent", intents), ("slot type", slot_types))
+            for name, description in labels.items()
+            if not isinstance(name, str) or not name.strip() or not isinstance(description, str)
+        ]
+        if not intents:
+            problems.append("at least one intent is needed")
+        try:
+            examples = check_slot_examples(slot_examples, list(slot_types))
+        except ValueError as err:
+            problems.append(str(err))
+        if problems:
+            raise ValueError("set_labels: " + "; ".join(problems))
+        tokenizer = self._require_tokenizer(tokenizer, "set_labels")
+        self.config.intent_labels = [UNK, *intents]
+        self.config.slot_labels = [UNK, "O", *[f"{p}-{t}" for t in slot_types for p in ("B", "I")]]
+        self.config.intent_descriptions = dict(intents)
+        self.config.slot_descriptions = dict(slot_types)
+        self.config.slot_examples = examples
+        for name, value in bonuses.items():
+            if value is not None:
+                setattr(self.config, name, float(value))
+        self.config.label_token_ids = tokenize_label_texts(
+            tokenizer, label_texts(self.config), self.config.label_max_length
+        )
+        self._index_labels()
+        self._refresh_cache()
+
+    @torch.no_grad()
+    def prepare_labels(self, tokenizer=None) -> None:
+        """Encode the intents' label texts once into the eval-mode cache (``tokenizer``: tokenise the label texts
+        and questions again first). Called by ``eval()``; call it again after changing weights in eval mode."""
+        if tokenizer is not None:
+            self.config.label_token_ids = tokenize_label_texts(
+                tokenizer, label_texts(self.config), self.config.label_max_length
+            )
+            self._index_labels()
+        was_training = self.encoder.training
+        self.encoder.eval()  # no dropout in the cached embeddings
+        try:
+            self.intent_label_cache, self.intent_text_cache = self._encode_intents()
+        finally:
+            self.encoder.train(was_training)
+        self._questions()  # built here, not while an export traces forward
+
+    def train(self, mode: bool = True) -> ZeroShotQAForIntentSlot:
+        """Train mode drops the intent cache (intents are re-encoded at each step); eval mode fills it."""
+        super().train(mode)
+        if hasattr(self, "_slot_columns"):  # not during __init__
+            self._refresh_cache()
+        return self
+
+    def _refresh_cache(self) -> None:
+        self.intent_label_cache = self.intent_text_cache = None
+        on_meta = self.log_logit_scale.device.type == "meta"  # from_pretrained builds before loading
+        can_tokenize = self.config.label_token_ids is not None or self.label_tokenizer is not None
+        if not self.training and not on_meta and can_tokenize:
+            self.prepare_labels()
+
+    def _require_tokenizer(self, tokenizer, needed_by: str):
+        tokenizer = tokenizer if tokenizer is not None else self.label_tokenizer
+        if tokenizer is None:
+            raise ModelError(
+                f"{needed_by} needs the backbone's tokenizer to tokenise label texts: pass tokenizer=..., or "
+                "attach it with model.label_tokenizer = AutoTokenizer.from_pretrained(model_dir)"
+            )
+        return tokenizer
+
+    def _token_ids(self) -> list[list[int]]:
+        if self.config.label_token_ids is None:
+            tokenizer = self._require_tokenizer(None, "encoding the label texts")
+            self.config.label_token_ids = tokenize_label_texts(
+                tokenizer, label_texts(self.config), self.config.label_max_length
+            )
+            self._label_batch = None
+        return self.config.label_token_ids
+
+    def _padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sub-token id lists -> right-padded ids and mask, (rows, longest), on the model's device."""
+        width = max((len(ids) for ids in rows), default=1)
+        ids = torch.full((len(rows), width), self._pad_id(), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        device = self.log_logit_scale.device
+        return ids.to(device), mask.to(device)
+
+    def _pad_id(self) -> int:
+        return getattr(self.encoder.config, "pad_token_id", None) or 0
+
+    def _intent_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The intents' label texts as a right-padded batch: ids and mask, (num_intents - 1, longest)."""
+        rows = self._token_ids()[: len(self.config.intent_labels) - 1]
+        device = self.log_logit_scale.device
+        if self._label_batch is None or self._label_batch[0].device != device:
+            self._label_batch = self._padded(rows)
+        return self._label_batch
+
+    def _questions(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The slot types' questions: right-padded sub-token ids (num_types, longest) and lengths (num_types,)."""
+        device = self.log_logit_scale.device
+        if self.question_ids is None or self.question_ids.device != device:
+            rows = self._token_ids()[len(self.config.intent_labels) - 1 :]
+            ids, mask = self._padded(rows)
+            self.question_ids, self.question_lengths = ids, mask.sum(1)
+        return self.question_ids, self.question_lengths
+
+    def _encode_intents(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The intents' label texts in one encoder batch -> L2-normalised embeddings: projected, (num_intents -
+        1, embed_dim), and in the encoder's own space, (num_intents - 1, hidden)."""
+        ids, mask = self._intent_inputs()
+        if ids.shape[0] == 0:
+            hidden = self.encoder.config.hidden_size
+            return self.log_logit_scale.new_zeros(0, self.config.embed_dim), self.log_logit_scale.new_zeros(
+                0, hidden
+            )
+        pooled = mean_pool(self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
+        projected = nn.functional.normalize(self.label_proj(pooled), dim=-1)
+        return projected, nn.functional.normalize(pooled, dim=-1)
+
+    # --- forward -----------------------------------------------------------------------------------------------
+
+    def logit_scale(self) -> torch.Tensor:
+        """The inverse temperature that multiplies every intent cosine, in [1, 100]."""
+        return self.log_logit_scale.exp().clamp(MIN_SCALE, MAX_SCALE)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        intent_labels: torch.Tensor | None = None,
+        slot_labels: torch.Tensor | None = None,
+    ) -> JointOutput:
+        """input_ids, attention_mask, token_type_ids: (batch, seq_len), the utterance alone. intent_labels:
+        (batch,). slot_labels: (batch, seq_len), the word's tag id on its first sub-token and -100 elsewhere.
+
+        intent_logits: (batch, num_intents); slot_logits: (batch, seq_len, num_slot_tags), both in vocabulary
+        order with UNK at the constant ``MASKED``; a slot type's tags are its log-odds against O, and O is 0
+        (``merged_slot_logits``). In training with slot labels only the sampled questions are asked
+        (``sample_questions``): the types not asked of an utterance score ``MASKED``. The slot loss is each
+        asked question's O/B/I cross-entropy over the words."""
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        encoded = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        intent_logits = self._intent_logits(encoded, attention_mask)  # (batch, num_intents)
+
+        batch, seq_len = input_ids.shape
+        num_types = len(self.slot_types)
+        sampled = self.training and slot_labels is not None and num_types > 0
+        if sampled:
+            present = self._types_present(slot_labels)  # (batch, num_types)
+            pair_utterance, pair_type = sample_questions(
+                present, self.config.negative_questions, intent_labels
+            )
+        else:  # every type asks every utterance: pairs in (utterance, type) order
+            pair_utterance = torch.arange(batch, device=input_ids.device)[:, None].expand(batch, num_types)
+            pair_type = torch.arange(num_types, device=input_ids.device)[None, :].expand(batch, num_types)
+            pair_utterance, pair_type = pair_utterance.reshape(-1), pair_type.reshape(-1)
+        answers = self._answer(input_ids, attention_mask, pair_utterance, pair_type)  # (pairs, seq_len, 3)
+
+        if sampled:
+            full = answers.new_zeros(batch * num_types, seq_len, 3)
+            full[:, :, ANSWER_B:] = MASKED  # a type not asked of the utterance does not claim its words
+            full = full.index_put((pair_utterance * num_types + pair_type,), answers)
+        else:
+            full = answers
+        per_type = full.view(batch, num_types, seq_len, 3).transpose(1, 2)  # (batch, seq_len, types, 3)
+        bonus = (
+            torch.tensor(self._slot_type_bonus, dtype=answers.dtype, device=answers.device)
+            if any(self._slot_type_bonus)
+            else None
+        )
+        merged = merged_slot_logits(per_type, bonus)  # (batch, seq_len, 1 + 2 * num_types)
+        columns = torch.cat([torch.full_like(merged[..., :1], MASKED), merged], dim=-1)
+        order = torch.tensor(self._slot_columns, dtype=torch.long, device=columns.device)
+        slot_logits = columns.index_select(-1, order)
+
+        out = JointOutput(intent_logits=intent_logits, slot_logits=slot_logits)
+        if intent_labels is not None and slot_labels is not None:
+            out.intent_loss = nn.functional.cross_entropy(intent_logits, intent_labels)
+            targets = self._answer_targets(slot_labels, pair_utterance, pair_type)  # (pairs, seq_len)
+            out.slot_loss = (
+                nn.functional.cross_entropy(answers.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
+                if targets.numel() and (targets != IGNORE).any()
+                else answers.sum() * 0.0
+            )
+            out.loss = self.config.intent_loss_coef * out.intent_loss + out.slot_loss
+        return out
+
+    def _intent_logits(self, encoded: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(batch, num_intents): scaled cosines of the utterance and the intents' label texts, UNK masked."""
+        if self.training:
+            intent_embeddings, _ = self._encode_intents()
+        else:
+            if self.intent_label_cache is None:
+                self.prepare_labels()
+            intent_embeddings = self.intent_label_cache
+        if self._intents_in_encoder_space and not self.training:
+            # the utterance's mean-pooled encoder states against the label texts' (intent_scoring)
+            utterance = nn.functional.normalize(mean_pool(encoded, attention_mask), dim=-1)  # (batch, hidden)
+            cosines = utterance @ self.intent_text_cache.T
+        else:
+            cls = self.dropout(encoded[:, 0])
+            utterance = nn.functional.normalize(self.utterance_proj(cls), dim=-1)  # (batch, embed_dim)
+            cosines = utterance @ intent_embeddings.T  # (batch, num_intents - 1)
+        if any(self._intent_bonus):
+            cosines = cosines + torch.tensor(self._intent_bonus, dtype=cosines.dtype, device=cosines.device)
+        return torch.cat([torch.full_like(cosines[:, :1], MASKED), self.logit_scale() * cosines], dim=-1)
+
+    def _answer(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        pair_utterance: torch.Tensor,
+        pair_type: torch.Tensor,
+    ) -> torch.Tensor:
+        """Each (utterance, slot type) pair read as ``[CLS] question [SEP] utterance [SEP]`` in one encoder
+        batch -> the O/B/I scores of every utterance sub-token for that type, (pairs, seq_len, 3); position 0
+        (the utterance's ``[CLS]``) holds the scores of the question's last sub-token and is never a word.
+
+        pair_utterance, pair_type: (pairs,) indices into the batch and the slot types."""
+        seq_len = input_ids.shape[1]
+        if pair_type.numel() == 0:
+            return self.log_logit_scale.new_zeros(0, seq_len, 3)
+        question_ids, question_lengths = self._questions()
+        lengths = question_lengths.index_select(0, pair_type)  # (pairs,)
+        ids, mask, segments = pack_questions(
+            input_ids.index_select(0, pair_utterance),
+            attention_mask.index_select(0, pair_utterance),
+            question_ids.index_select(0, pair_type),
+            lengths,
+            self._pad_id(),
+        )
+        kwargs = (
+            {"token_type_ids": segments} if getattr(self.encoder.config, "type_vocab_size", 0) > 1 else {}
+        )
+        states = self.encoder(input_ids=ids, attention_mask=mask, **kwargs).last_hidden_state  # (pairs, w, h)
+        where = lengths[:, None] - 1 + torch.arange(seq_len, device=ids.device)[None, :]  # (pairs, seq_len)
+        words = states.gather(
+            1, where[..., None].expand(-1, -1, states.shape[-1])
+        )  # (pairs, seq_len, hidden)
+        return self.tagger(self.dropout(words))
+
+    def _types_present(self, slot_labels: torch.Tensor) -> torch.Tensor:
+        """(batch, seq_len) tag ids -> (batch, num_types) bool: the slot types each utterance has."""
+        tag_types = torch.tensor(self._tag_types, dtype=torch.long, device=slot_labels.device)
+        types = torch.where(slot_labels >= 0, tag_types[slot_labels.clamp(min=0)], -1)  # (batch, seq_len)
+        index = torch.arange(len(self.slot_types), device=slot_labels.device)
+        return (types[..., None] == index).any(dim=1)
+
+    def _answer_targets(
+        self, slot_labels: torch.Tensor, pair_utterance: torch.Tensor, pair_type: torch.Tensor
+    ) -> torch.Tensor:
+        """The O/B/I answer each pair's question should give on each sub-token, (pairs, seq_len); -100 where the
+        slot labels are (non-first sub-tokens, special tokens, padding)."""
+        labels = slot_labels.index_select(0, pair_utterance)  # (pairs, seq_len)
+        tag_types = torch.tensor(self._tag_types, dtype=torch.long, device=labels.device)
+        inside = torch.tensor(self._tag_inside, dtype=torch.bool, device=labels.device)
+        known = labels.clamp(min=0)
+        mine = tag_types[known] == pair_type[:, None]
+        answer = torch.where(mine, torch.where(inside[known], ANSWER_I, ANSWER_B), ANSWER_O)
+        return torch.where(labels >= 0, answer, IGNORE)
+
+
+def build_zeroshot_qa(
+    backbone: str,
+    labels: LabelVocab,
+    lexicon_types: list[str] | None = None,
+    label_file: str | None = None,
+    descriptions: tuple[dict[str, str], dict[str, str]] | None = None,
+    slot_examples: dict[str, list[str]] | None = None,
+    **options,
+) -> ZeroShotQAForIntentSlot:
+    """A question-answering zero-shot model on a pretrained backbone, its heads initialised at random, the
+    backbone's tokenizer attached as ``label_tokenizer``. Descriptions and example values of the training labels
+    come from ``label_file`` (``nlu.data.label_files``), or ``descriptions`` (intent name -> description, slot
+    type -> description) and ``slot_examples``; names that are not training labels are ignored. ``options``: the
+    rest of :class:`ZeroShotQAConfig`'s arguments (the recipe's options)."""
+    encoder = load_pretrained_encoder(backbone)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(backbone))
+    if label_file is not None:
+        read = read_label_file(label_file)
+        descriptions, slot_examples = (read.intents, read.slots), read.slot_examples
+    intent_descriptions, slot_descriptions = descriptions or ({}, {})
+    slot_examples = slot_examples or {}
+    types = slot_types_of(labels.slots)
+    config = ZeroShotQAConfig(
+        encoder=encoder.config.to_dict(),
+        intent_labels=labels.intents,
+        slot_labels=labels.slots,
+        lexicon_types=lexicon_types,
+        intent_descriptions={
+            n: intent_descriptions[n] for n in labels.intents[1:] if n in intent_descriptions
+        },
+        slot_descriptions={t: slot_descriptions[t] for t in types if t in slot_descriptions},
+        slot_examples={t: slot_examples[t] for t in types if t in slot_examples},
+        **options,
+    )
+    config.label_token_ids = tokenize_label_texts(tokenizer, label_texts(config), config.label_max_length)
+    model = ZeroShotQAForIntentSlot(config)
+    model.encoder.load_state_dict(encoder.state_dict())
+    model.label_tokenizer = tokenizer
+    return model
