@@ -30,9 +30,9 @@ _LAZY = {
     "ZeroShotQAConfig": "configuration_zeroshot_qa",
     "ZeroShotQAForIntentSlot": "modeling_zeroshot_qa",
     "build_zeroshot_qa": "modeling_zeroshot_qa",
-    "sample_questions": "modeling_zeroshot_qa",
-    "pack_questions": "modeling_zeroshot_qa",
-    "merged_slot_logits": "modeling_zeroshot_qa",
+    "sample_questions": "questions",
+    "pack_questions": "questions",
+    "merged_slot_logits": "questions",
 }
 __all__ = ["ARCHITECTURE", "ZeroShotQAOptions", *_LAZY]
 
