@@ -15,7 +15,7 @@ from pathlib import Path
 from torch import nn
 from transformers import PreTrainedModel
 
-from nlu.errors import ModelError
+from nlu.errors import ModelError, RecipeError
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,10 @@ def start_from(
     from nlu.models.building import load_model
 
     if init_from is not None:
+        if not (Path(init_from) / "config.json").is_file():
+            raise RecipeError(
+                [f"model.init_from: {init_from}: no trained model there; train it first (its run's best/)"]
+            )
         trained = load_model(init_from)
         for key in ("intent_labels", "slot_labels"):
             if getattr(trained.config, key) != getattr(model.config, key):

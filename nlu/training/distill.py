@@ -99,7 +99,12 @@ def teacher_targets(
     from nlu.models import load_model
 
     sums: tuple[np.ndarray, list] | None = None
-    for teacher in map(Path, teachers):
+    for i, teacher in enumerate(map(Path, teachers)):
+        if not (teacher / "config.json").is_file():
+            raise RecipeError(
+                [f"training.distillation.teachers[{i}]: {teacher}: no trained model there; train the teacher "
+                 "first (its run's best/ directory)"]
+            )  # fmt: skip
         config = load_model(teacher).config
         if list(config.intent_labels) != list(intent_labels) or list(config.slot_labels) != list(slot_labels):
             raise RecipeError(

@@ -95,3 +95,13 @@ def test_validate_names_a_missing_init_from(tiny_backbone, tmp_path):
     bad = write_recipe(tmp_path / "bad.yaml", tiny_backbone, model={"encoder_layers": "three"})
     with pytest.raises(RecipeError, match="model.encoder_layers"):
         load_recipe(bad)
+
+
+def test_training_without_the_model_to_start_from_names_the_key(tiny_backbone, tmp_path):
+    from nlu.training.trainer import train
+
+    recipe = write_recipe(
+        tmp_path / "recipe.yaml", tiny_backbone, model={"init_from": str(tmp_path / "nothing")}
+    )
+    with pytest.raises(RecipeError, match="model.init_from: .*nothing: no trained model there"):
+        train(recipe, output_dir=tmp_path / "run")

@@ -85,3 +85,15 @@ def test_a_teacher_with_other_labels_is_refused(tmp_path, tiny_backbone, teacher
     )
     with pytest.raises(RecipeError, match="other labels"):
         train(recipe, output_dir=tmp_path / "run")
+
+
+def test_a_missing_teacher_names_the_key(tmp_path, tiny_backbone):
+    recipe = write_recipe(
+        tmp_path / "r.yaml",
+        tiny_backbone,
+        training={"max_steps": 2, "distillation": {"teachers": [str(tmp_path / "no-teacher")]}},
+    )
+    with pytest.raises(
+        RecipeError, match=r"training.distillation.teachers\[0\]: .*no-teacher: no trained model"
+    ):
+        train(recipe, output_dir=tmp_path / "run")
