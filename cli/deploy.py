@@ -119,8 +119,14 @@ def serve(
     ),
 ) -> None:
     """Serve an exported model over HTTP: POST /parse, /model/parse (Rasa), /parse/batch; GET /health, /version."""
+    import math
+
     from nlu.serve import run_server
 
+    if not math.isfinite(micro_batch_wait):
+        raise typer.BadParameter(
+            "expected a number of milliseconds, 0 or more", param_hint="'--micro-batch-wait'"
+        )
     run_server(
         artifact_dir,
         host=host,

@@ -90,7 +90,7 @@ def _payload_confidence(given: str | None, payload: str) -> float:
 def _payload_entities(text: str, payload: str) -> dict:
     try:
         entities = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # malformed, or nested deeper than the parser goes
         entities = None
     if not isinstance(entities, dict):
         logger.warning("payload %r: the entities are not a JSON object; continuing without them", payload)

@@ -39,6 +39,8 @@ def test_a_payload_is_its_intent_at_confidence_one_with_its_entities():
     assert parse_payload("/affirm@0.4").intent_confidence == 0.4
     assert parse_payload("/affirm@7").intent_confidence == 1.0  # clipped, as Rasa does
     assert parse_payload('/inform{"city": berlin}').entities == []  # not JSON: no entities, as Rasa continues
+    deep = "/greet{" + '"a":' + "[" * 20000 + "]" * 20000 + "}"  # deeper than Python's JSON reader goes
+    assert parse_payload(deep).intent == "greet" and parse_payload(deep).entities == []
 
 
 @pytest.mark.parametrize("text", ["play some jazz", "", "/", "/ what is this", "a/b"])

@@ -41,6 +41,7 @@ SETTINGS = (
     "batch_size",
     "throughput_threads",
     "load_timeout",
+    "load_matrix",
 )
 # Settings whose default depends on --quick: (full measurement, smoke run).
 QUICK_DEFAULTS = {
@@ -109,13 +110,22 @@ def measure(model_dir: Path, work_dir: Path, texts, examples, args, results: dic
     for name in ONNX_VARIANTS:
         results["variants"][name] = bench_onnx(name, work_dir / name, texts, examples, args)
     if args.student:
-        results["student"] = export_student(
-            args.student, work_dir / STUDENT, None if args.quick else args.data
-        )
-        results["variants"][STUDENT] = bench_onnx(STUDENT, work_dir / STUDENT, texts, examples, args)
+        try:  # a failure is recorded, not raised: the measurements so far are kept
+            data = None if args.quick else args.data
+            results["student"] = export_student(args.student, work_dir / STUDENT, data)
+            results["variants"][STUDENT] = bench_onnx(STUDENT, work_dir / STUDENT, texts, examples, args)
+        except Exception as err:
+            log(f"student failed: {err}")
+            results["student"] = {"error": f"{type(err).__name__}: {err}"}
     if args.optimum_python:
         samples, warmup = args.latency_samples, args.warmup
-        results["optimum"] = optimum_stack(model_dir, args.optimum_python, texts, work_dir, samples, warmup)
+        try:
+            results["optimum"] = optimum_stack(
+                model_dir, args.optimum_python, texts, work_dir, samples, warmup
+            )
+        except Exception as err:
+            log(f"optimum stack failed: {err}")
+            results["optimum"] = {"error": f"{type(err).__name__}: {err}"}
     int8 = work_dir / "onnx_int8"
     log("memory of a serving-only process")
     results["memory"] = measure_memory(int8, texts, work_dir)
@@ -127,9 +137,17 @@ def measure(model_dir: Path, work_dir: Path, texts, examples, args, results: dic
         ]
 
 
+def parse_cell(cell: str) -> tuple[int, int]:
+    """``64x2`` -> (64 clients, 2 workers); ``ValueError`` for anything else."""
+    parts = cell.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(cell)
+    return int(parts[0]), int(parts[1])
+
+
 def run_load_test(artifact: Path, texts, args, work_dir: Path, cell: str) -> dict:
     """One load test, ``cell`` = CLIENTSxWORKERS; a failure is recorded (a failed target), not raised."""
-    clients, workers = (int(n) for n in cell.lower().split("x"))
+    clients, workers = parse_cell(cell)
     gc.collect()
     try:
         return load_test(
@@ -149,9 +167,15 @@ def main() -> None:
         if getattr(args, key) is None:
             setattr(args, key, small if args.quick else full)
     try:
-        [tuple(int(n) for n in cell.lower().split("x")) for cell in args.load_matrix]
-    except ValueError:
-        sys.exit(f"--load-matrix {' '.join(args.load_matrix)}: expected CLIENTSxWORKERS, e.g. 64x2")
+        [parse_cell(cell) for cell in args.load_matrix]
+    except ValueError as err:
+        sys.exit(f"--load-matrix {err}: expected CLIENTSxWORKERS with positive numbers, e.g. 64x2")
+    if args.student and not (args.student / "config.json").is_file():
+        sys.exit(f"--student {args.student}: not a trained model directory (no config.json)")
+    if args.optimum_python and not os.access(args.optimum_python, os.X_OK):
+        sys.exit(
+            f"--optimum-python {args.optimum_python}: not an executable python; run `make optimum` first"
+        )
     model_dir = args.model_dir if args.model_dir.is_absolute() else (Path.cwd() / args.model_dir)
     if not (model_dir / "config.json").is_file():
         sys.exit(

@@ -49,7 +49,11 @@ def optimum_stack(model_dir: Path, python: Path, texts, work_dir: Path, samples:
     command = [str(python), str(SCRIPT), str(folder), str(texts_file), str(work_dir / "optimum")]
     command += ["--samples", str(samples), "--warmup", str(warmup)]
     log(f"optimum stack: {' '.join(command[1:])}")
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=1800)
-    if done.returncode != 0:
-        return {"error": done.stderr[-2000:]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return {"error": "the optimum stack took over 30 minutes"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return {"error": done.stderr[-2000:] or f"exit code {done.returncode}, no output"}
+    return json.loads(lines[-1])

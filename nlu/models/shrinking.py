@@ -53,6 +53,22 @@ def keep_encoder_layers(model: PreTrainedModel, layers: Sequence[int]) -> None:
     model.config.encoder["num_hidden_layers"] = len(layers)
 
 
+def _check_compatible(trained: PreTrainedModel, model: PreTrainedModel, init_from: Path) -> None:
+    """The trained model must have this model's labels, gazetteer types and encoder depth."""
+    for key in ("intent_labels", "slot_labels", "lexicon_types"):
+        if list(getattr(trained.config, key, []) or []) != list(getattr(model.config, key, []) or []):
+            raise ModelError(
+                f"model.init_from: {init_from} was trained with other {key.replace('_', ' ')} than this recipe "
+                "gives; start from a model trained on the same data and gazetteers"
+            )
+    depth = trained.config.encoder.get("num_hidden_layers")
+    if depth != model.config.encoder.get("num_hidden_layers"):
+        raise ModelError(
+            f"model.init_from: {init_from} has {depth} encoder layers, not the backbone's "
+            f"{model.config.encoder.get('num_hidden_layers')}: start a student from a full-depth model"
+        )
+
+
 def start_from(
     model: PreTrainedModel,
     init_from: str | Path | None,
@@ -63,17 +79,13 @@ def start_from(
     from nlu.models.building import load_model
 
     if init_from is not None:
-        if not (Path(init_from) / "config.json").is_file():
+        init_from = Path(init_from).expanduser()
+        if not (init_from / "config.json").is_file():
             raise RecipeError(
                 [f"model.init_from: {init_from}: no trained model there; train it first (its run's best/)"]
             )
         trained = load_model(init_from)
-        for key in ("intent_labels", "slot_labels"):
-            if getattr(trained.config, key) != getattr(model.config, key):
-                raise ModelError(
-                    f"model.init_from: {init_from} was trained on other {key.replace('_', ' ')} than this "
-                    "training split's; start from a model trained on the same data"
-                )
+        _check_compatible(trained, model, init_from)
         missing, unexpected = model.load_state_dict(trained.state_dict(), strict=False)
         if missing or unexpected:
             raise ModelError(

@@ -42,7 +42,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -291,7 +293,13 @@ def create_app(
     intent confidence or margin between the top two intents (None: the parser's own rules); ``micro_batch``:
     most ``/parse`` requests parsed in one model run (1: each alone), ``micro_batch_wait``: seconds the first of
     them waits for others (:mod:`nlu.serve.batching`)."""
-    if max_body < 1 or max_batch < 1 or body_timeout <= 0 or micro_batch < 1 or micro_batch_wait < 0:
+    if (
+        max_body < 1
+        or max_batch < 1
+        or body_timeout <= 0
+        or micro_batch < 1
+        or not (math.isfinite(micro_batch_wait) and micro_batch_wait >= 0)
+    ):
         raise ValueError(
             "max_body, max_batch and micro_batch must be at least 1, body_timeout above 0 and micro_batch_wait "
             f"at least 0, got {max_body}, {max_batch}, {micro_batch}, {body_timeout}, {micro_batch_wait}"
@@ -302,7 +310,11 @@ def create_app(
         parser = Parser.load(artifact_dir, num_threads=threads)
     if (fallback_threshold, ambiguity_threshold) != (None, None):
         parser.rules = parser.rules.with_fallback(fallback_threshold, ambiguity_threshold)
-    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: _http_error, Exception: _server_error})
+    app = Starlette(
+        routes=ROUTES,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=_lifespan,
+    )
     app.state.parser = parser
     app.state.settings = ServerSettings(max_body, max_batch, body_timeout, micro_batch, micro_batch_wait)
     app.state.batcher = (
@@ -310,6 +322,13 @@ def create_app(
     )
     app.state.info = model_info(parser) | {"limits": {"max_body_bytes": max_body, "max_batch": max_batch}}
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: Starlette):
+    yield
+    if app.state.batcher is not None:  # at shutdown: the batching worker stops, and what it held fails
+        app.state.batcher.close()
 
 
 def app_from_env() -> Starlette:
@@ -329,7 +348,7 @@ def app_from_env() -> Starlette:
         fallback_threshold=_env_fraction(ENV_FALLBACK_THRESHOLD),
         ambiguity_threshold=_env_fraction(ENV_AMBIGUITY_THRESHOLD),
         micro_batch=_env_int(ENV_MICRO_BATCH, DEFAULT_BATCH_SIZE),
-        micro_batch_wait=float(os.environ.get(ENV_MICRO_BATCH_WAIT) or DEFAULT_BATCH_WAIT),
+        micro_batch_wait=_env_seconds(ENV_MICRO_BATCH_WAIT, DEFAULT_BATCH_WAIT),
     )
 
 
@@ -344,6 +363,19 @@ def _env_fraction(name: str) -> float | None:
     if not 0.0 <= fraction <= 1.0:
         raise ArtifactError(f"{name}={value!r}: expected a number between 0 and 1")
     return fraction
+
+
+def _env_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ArtifactError(f"{name}={value!r}: expected a number of seconds, 0 or more")
+    return seconds
 
 
 def _env_int(name: str, default: int) -> int:

@@ -99,7 +99,7 @@ def teacher_targets(
     from nlu.models import load_model
 
     sums: tuple[np.ndarray, list] | None = None
-    for i, teacher in enumerate(map(Path, teachers)):
+    for i, teacher in enumerate(Path(t).expanduser() for t in teachers):
         if not (teacher / "config.json").is_file():
             raise RecipeError(
                 [f"training.distillation.teachers[{i}]: {teacher}: no trained model there; train the teacher "

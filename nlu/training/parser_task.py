@@ -207,7 +207,7 @@ class ParserTask:
             word_split=data.word_split,
             **m.architecture_options(),
         )
-        if m.init_from or m.encoder_layers:
+        if m.init_from is not None or m.encoder_layers is not None:
             from nlu.models.shrinking import start_from
 
             start_from(self.main_model, m.init_from, m.encoder_layers)

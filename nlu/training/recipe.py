@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, create_model, model_validator
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
 from nlu.errors import RecipeError
 from nlu.models.options import JointOptions
@@ -77,6 +77,17 @@ class _ModelBase(JointOptions):
         description="keep only this many encoder layers (evenly spaced, the top one kept) or these (0-based): a "
         "faster model, best started from a trained one (init_from) and distilled from it",
     )
+
+    @field_validator("encoder_layers")
+    @classmethod
+    def _some_layers(cls, value: int | list[int] | None) -> int | list[int] | None:
+        if value is None:
+            return value
+        if isinstance(value, int) and value < 1 or isinstance(value, list) and not value:
+            raise ValueError("keep at least one layer: a count from 1, or a list of 0-based layer numbers")
+        if isinstance(value, list) and (value != sorted(set(value)) or min(value) < 0):
+            raise ValueError(f"{value}: the layers to keep, 0-based, increasing, each once")
+        return value
 
     @model_validator(mode="after")
     def _fit_the_architecture(self) -> _ModelBase:
@@ -215,6 +226,9 @@ class Recipe(Section):
             problems.append("model.lexicon: not combined with data.tasks yet")
         if self.training.distillation is not None:
             problems.append("training.distillation: not combined with data.tasks yet")
+        for key in ("init_from", "encoder_layers"):
+            if getattr(self.model, key) is not None:
+                problems.append(f"model.{key}: not combined with data.tasks yet")
         if problems:
             raise ValueError("; ".join(problems))
         return self

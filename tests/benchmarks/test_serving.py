@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks.serving import cli, inprocess, report
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -108,3 +110,10 @@ def test_the_optimum_stack_reads_the_same_weights(tiny_mixed_model_dir, tmp_path
         a = ours(input_ids=ids, attention_mask=mask).slot_logits
         b = theirs(input_ids=ids, attention_mask=mask).logits
     assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_load_matrix_cells_are_two_positive_numbers():
+    assert cli.parse_cell("64x2") == (64, 2) and cli.parse_cell("16X1") == (16, 1)
+    for bad in ("16", "16x2x3", "0x1", "ax2", "-1x2"):
+        with pytest.raises(ValueError):
+            cli.parse_cell(bad)

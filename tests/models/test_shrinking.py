@@ -105,3 +105,34 @@ def test_training_without_the_model_to_start_from_names_the_key(tiny_backbone, t
     )
     with pytest.raises(RecipeError, match="model.init_from: .*nothing: no trained model there"):
         train(recipe, output_dir=tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    ("layers", "says"), [(0, "at least one layer"), ([], "at least one layer"), ([3, 1], "increasing")]
+)
+def test_encoder_layers_that_keep_nothing_or_repeat_are_refused(tiny_backbone, tmp_path, layers, says):
+    from nlu.training.recipe import load_recipe
+
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone, model={"encoder_layers": layers})
+    with pytest.raises(RecipeError, match=says):
+        load_recipe(recipe)
+
+
+def test_a_student_is_started_from_a_full_depth_model_only(tiny_mixed_model_dir, tmp_path):
+    student = load_model(tiny_mixed_model_dir(True))
+    start_from(student, None, 1)
+    save_model(student, tmp_path / "shrunk")
+    fresh = load_model(tiny_mixed_model_dir(True))
+    with pytest.raises(ModelError, match="start a student from a full-depth model"):
+        start_from(fresh, tmp_path / "shrunk", None)
+
+
+def test_a_multi_task_recipe_refuses_a_student(tiny_backbone, tmp_path):
+    from nlu.training.recipe import load_recipe
+
+    tasks = {"tasks": [{"name": "a", "dataset": "demo"}, {"name": "b", "dataset": "demo"}]}
+    recipe = write_recipe(tmp_path / "recipe.yaml", tiny_backbone, data=tasks, model={"encoder_layers": 1})
+    spec = recipe.read_text().replace("  dataset: demo\n", "", 1)
+    recipe.write_text(spec)
+    with pytest.raises(RecipeError, match="model.encoder_layers: not combined with data.tasks"):
+        load_recipe(recipe)

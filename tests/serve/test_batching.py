@@ -92,11 +92,45 @@ def test_a_failing_batch_fails_its_requests_only_and_the_batcher_goes_on():
     assert after.intent == "intent-of-later"
 
 
+def test_a_text_that_fails_fails_alone_not_the_batch_it_shared():
+    model = SlowModel(seconds=0.01, fail_on="boom")
+    batcher = MicroBatcher(model, max_size=8)
+
+    async def main():
+        texts = ["a", "b", "boom", "c", "d"]
+        return await asyncio.gather(*(batcher.parse(t) for t in texts), return_exceptions=True)
+
+    results = run(main())
+    assert isinstance(results[2], RuntimeError)
+    assert [r.intent for i, r in enumerate(results) if i != 2] == [f"intent-of-{t}" for t in "abcd"]
+
+
+def test_two_event_loops_at_once_each_get_their_answers():
+    """A batcher shared by two threads, each with its own event loop (a test client's and a server's)."""
+    model = SlowModel(seconds=0.005)
+    batcher = MicroBatcher(model, max_size=4)
+
+    def one_loop(prefix: str):
+        async def main():
+            return await asyncio.wait_for(
+                asyncio.gather(*(batcher.parse(f"{prefix}{i}") for i in range(20))), timeout=20
+            )
+
+        return [p.intent for p in asyncio.run(main())]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(one_loop, ["x", "y"])
+    assert first == [f"intent-of-x{i}" for i in range(20)] and second == [
+        f"intent-of-y{i}" for i in range(20)
+    ]
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="max_size"):
         MicroBatcher(SlowModel(), max_size=0)
-    with pytest.raises(ValueError, match="max_wait"):
-        MicroBatcher(SlowModel(), max_wait=-1)
+    for wait in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="max_wait"):
+            MicroBatcher(SlowModel(), max_wait=wait)
 
 
 def test_the_server_batches_concurrent_requests_with_the_answers_of_single_parses(parser, start_server):
@@ -140,6 +174,11 @@ def test_workers_read_the_batching_settings_from_the_environment(monkeypatch, ar
     monkeypatch.setenv("NLU_SERVE_MICRO_BATCH", "0")
     with pytest.raises(ArtifactError, match="NLU_SERVE_MICRO_BATCH='0'"):
         app_from_env()
+    monkeypatch.setenv("NLU_SERVE_MICRO_BATCH", "4")
+    for bad in ("abc", "nan", "-1"):
+        monkeypatch.setenv("NLU_SERVE_MICRO_BATCH_WAIT", bad)
+        with pytest.raises(ArtifactError, match="NLU_SERVE_MICRO_BATCH_WAIT"):
+            app_from_env()
 
 
 def test_cli_serve_takes_the_batching_flags(monkeypatch, artifact_dir):
@@ -155,5 +194,6 @@ def test_cli_serve_takes_the_batching_flags(monkeypatch, artifact_dir):
     )
     assert result.exit_code == 0, result.output
     assert seen["micro_batch"] == 4 and seen["micro_batch_wait"] == pytest.approx(0.002)
-    result = CliRunner().invoke(app, ["serve", str(artifact_dir), "--micro-batch", "0"])
-    assert result.exit_code == 2
+    for bad in (["--micro-batch", "0"], ["--micro-batch-wait", "nan"], ["--micro-batch-wait", "inf"]):
+        result = CliRunner().invoke(app, ["serve", str(artifact_dir), *bad])
+        assert result.exit_code == 2, bad
