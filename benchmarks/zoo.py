@@ -32,6 +32,10 @@ MODEL_NAMES = {
     "ctran_frozen": "CTRAN, MiniLM as frozen word embeddings",
     "jointbert_crf_lexicon": "JointBERT+CRF + gazetteers",
     "contextual": "contextual slot filling (Veyseh et al. 2020)",
+    "jointbert_crf_noise": "JointBERT+CRF, typed-text copies (data.augment.noise)",
+    "jointbert_crf_small": "JointBERT+CRF, 3 of 6 layers, distilled from the 6-layer model",
+    "jointbert_crf_mpnet": "JointBERT+CRF, MPNet-base (109.5M)",
+    "jointbert_crf_distilled": "JointBERT+CRF, distilled from MPNet-base, typed-text copies",
     # trained on all of SNIPS here (its trained domains' slot F1); benchmarks.zeroshot trains it across domains
     "zeroshot_qa": "zero-shot slot types as questions (Yu et al. 2021)",
 }

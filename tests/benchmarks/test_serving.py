@@ -74,7 +74,7 @@ def test_a_record_with_the_optimum_stack_and_a_load_matrix_renders(tmp_path):
         "fused_operators": {"QAttention": 6},
         "versions": {"optimum": "x"},
     }
-    old = record.pop("load_test")
+    old = record.pop("load_tests")[0]  # 16 clients, 1 worker
     record["load_tests"] = [old, old | {"concurrency": 64, "workers": 2, "requests_per_second": 1600.0}]
     targets = {t["target"]: t for t in report.evaluate_targets(record)}
     assert targets["int8 p50 vs the optimum pipeline (same run)"]["met"]
