@@ -52,6 +52,8 @@ def push_to_hub(
             CARD_FILE,
         )
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    where = endpoint or "the Hugging Face Hub"
+    _refuse_offline_mode(repo_id, where)
     try:
         from huggingface_hub import HfApi
 
@@ -67,6 +69,17 @@ def push_to_hub(
     except ModuleNotFoundError:
         raise
     except Exception as err:  # huggingface_hub raises HTTP, network and validation errors of several types
-        where = endpoint or "the Hugging Face Hub"
         raise HubError(f"push to {repo_id} on {where} failed: {err}") from None
     return PushResult(str(repo_url), str(commit.commit_url), files)
+
+
+def _refuse_offline_mode(repo_id: str, where: str) -> None:
+    """huggingface_hub's offline mode (``$HF_HUB_OFFLINE`` or ``$TRANSFORMERS_OFFLINE``) blocks every request; say
+    so, and how to lift it for this one command, before any request is made."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise HubError(
+            f"push to {repo_id} on {where} needs the network, but huggingface_hub's offline mode is on "
+            "($HF_HUB_OFFLINE or $TRANSFORMERS_OFFLINE is set): run it as `HF_HUB_OFFLINE=0 nlu push ...`"
+        )

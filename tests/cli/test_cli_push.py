@@ -101,7 +101,31 @@ class FakeHub:
         return files
 
 
-def test_push_uploads_the_model_and_its_card(tiny_model_dir, monkeypatch, capsys):
+@pytest.fixture
+def online(monkeypatch):
+    """huggingface_hub's offline mode off, whatever the environment (the Makefile sets HF_HUB_OFFLINE=1)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+
+
+def test_offline_mode_is_refused_before_any_request_with_how_to_lift_it(
+    tiny_model_dir, offline, monkeypatch, capsys
+):
+    with FakeHub() as hub:
+        code, out, err = run_main(monkeypatch, capsys, "push", tiny_model_dir, "me/x", "--endpoint", hub.url)
+    assert code == 1 and not out and not hub.requests
+    assert "offline mode is on" in err and "HF_HUB_OFFLINE=0 nlu push" in err and "Traceback" not in err
+
+
+def test_push_uploads_the_model_and_its_card(online, tiny_model_dir, monkeypatch, capsys):
     with FakeHub() as hub:
         code, out, err = run_main(
             monkeypatch,
@@ -135,7 +159,7 @@ def test_push_uploads_the_model_and_its_card(tiny_model_dir, monkeypatch, capsys
     assert committed["model.safetensors"] == (tiny_model_dir / "model.safetensors").read_bytes()
 
 
-def test_a_refusal_is_a_runtime_failure_with_the_hubs_reason(tiny_model_dir, monkeypatch, capsys):
+def test_a_refusal_is_a_runtime_failure_with_the_hubs_reason(online, tiny_model_dir, monkeypatch, capsys):
     with FakeHub(refuse=True) as hub:
         code, out, err = run_main(monkeypatch, capsys, "push", tiny_model_dir, "me/x", "--endpoint", hub.url)
     assert code == 1 and not out
