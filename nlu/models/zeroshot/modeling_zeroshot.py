@@ -26,10 +26,11 @@ constants: the exported graph holds one label set, the one the model had when ex
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
-from transformers import AutoTokenizer, PreTrainedModel
+from transformers import AutoTokenizer, PretrainedConfig, PreTrainedModel
 from transformers import initialization as init
 
 from nlu.data.label_files import label_text, load_label_file
@@ -364,25 +365,48 @@ def build_zeroshot(
     YAML label file, ``nlu.data.label_files``) or ``descriptions`` (intent name -> description, slot type ->
     description); labels without one are encoded by their name alone, and names that are not training labels
     are ignored. ``options``: the rest of :class:`ZeroShotConfig`'s arguments (the recipe's options)."""
-    encoder = load_pretrained_encoder(backbone)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(backbone))
     if label_file is not None:
         descriptions = load_label_file(label_file)
+    return build_label_reader(
+        ZeroShotForIntentSlot,
+        label_texts,
+        backbone,
+        labels,
+        descriptions,
+        lexicon_types=lexicon_types,
+        **options,
+    )
+
+
+def build_label_reader(
+    model_class: type[PreTrainedModel],
+    texts_of: Callable[[PretrainedConfig], list[str]],
+    backbone: str,
+    labels: LabelVocab,
+    descriptions: tuple[dict[str, str], dict[str, str]] | None,
+    **config_args,
+) -> PreTrainedModel:
+    """A model that reads its labels' texts (``model_class``: this module's model or the question-answering one)
+    on a pretrained backbone: its config keeps the descriptions of the training labels (names that are not
+    training labels are left out) and the sub-token ids of ``texts_of(config)``, its encoder the backbone's
+    weights, its ``label_tokenizer`` the backbone's tokenizer. ``config_args``: the rest of the config's
+    arguments."""
+    encoder = load_pretrained_encoder(backbone)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(backbone))
     intent_descriptions, slot_descriptions = descriptions or ({}, {})
     types = slot_types_of(labels.slots)
-    config = ZeroShotConfig(
+    config = model_class.config_class(
         encoder=encoder.config.to_dict(),
         intent_labels=labels.intents,
         slot_labels=labels.slots,
-        lexicon_types=lexicon_types,
         intent_descriptions={
             n: intent_descriptions[n] for n in labels.intents[1:] if n in intent_descriptions
         },
         slot_descriptions={t: slot_descriptions[t] for t in types if t in slot_descriptions},
-        **options,
+        **config_args,
     )
-    config.label_token_ids = tokenize_label_texts(tokenizer, label_texts(config), config.label_max_length)
-    model = ZeroShotForIntentSlot(config)
+    config.label_token_ids = tokenize_label_texts(tokenizer, texts_of(config), config.label_max_length)
+    model = model_class(config)
     model.encoder.load_state_dict(encoder.state_dict())
     model.label_tokenizer = tokenizer
     return model

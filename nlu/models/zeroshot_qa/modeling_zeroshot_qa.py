@@ -31,16 +31,22 @@ import math
 
 import torch
 from torch import nn
-from transformers import AutoTokenizer, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers import initialization as init
 
 from nlu.data.label_files import read_label_file
 from nlu.data.labels import LabelVocab
 from nlu.decoding import MASKED
 from nlu.errors import ModelError
-from nlu.models.backbones import build_encoder, load_pretrained_encoder, resolve_backbone
+from nlu.models.backbones import build_encoder
 from nlu.models.zeroshot.configuration_zeroshot import UNK, check_unseen_bonus, slot_types_of
-from nlu.models.zeroshot.modeling_zeroshot import INITIAL_SCALE, MAX_SCALE, MIN_SCALE, tokenize_label_texts
+from nlu.models.zeroshot.modeling_zeroshot import (
+    INITIAL_SCALE,
+    MAX_SCALE,
+    MIN_SCALE,
+    build_label_reader,
+    tokenize_label_texts,
+)
 from nlu.models.zeroshot_qa.configuration_zeroshot_qa import ZeroShotQAConfig, check_slot_examples
 from nlu.models.zeroshot_qa.questions import (
     ANSWER_B,
@@ -436,28 +442,17 @@ def build_zeroshot_qa(
     come from ``label_file`` (``nlu.data.label_files``), or ``descriptions`` (intent name -> description, slot
     type -> description) and ``slot_examples``; names that are not training labels are ignored. ``options``: the
     rest of :class:`ZeroShotQAConfig`'s arguments (the recipe's options)."""
-    encoder = load_pretrained_encoder(backbone)
-    tokenizer = AutoTokenizer.from_pretrained(resolve_backbone(backbone))
     if label_file is not None:
         read = read_label_file(label_file)
         descriptions, slot_examples = (read.intents, read.slots), read.slot_examples
-    intent_descriptions, slot_descriptions = descriptions or ({}, {})
     slot_examples = slot_examples or {}
-    types = slot_types_of(labels.slots)
-    config = ZeroShotQAConfig(
-        encoder=encoder.config.to_dict(),
-        intent_labels=labels.intents,
-        slot_labels=labels.slots,
+    return build_label_reader(
+        ZeroShotQAForIntentSlot,
+        label_texts,
+        backbone,
+        labels,
+        descriptions,
         lexicon_types=lexicon_types,
-        intent_descriptions={
-            n: intent_descriptions[n] for n in labels.intents[1:] if n in intent_descriptions
-        },
-        slot_descriptions={t: slot_descriptions[t] for t in types if t in slot_descriptions},
-        slot_examples={t: slot_examples[t] for t in types if t in slot_examples},
+        slot_examples={t: slot_examples[t] for t in slot_types_of(labels.slots) if t in slot_examples},
         **options,
     )
-    config.label_token_ids = tokenize_label_texts(tokenizer, label_texts(config), config.label_max_length)
-    model = ZeroShotQAForIntentSlot(config)
-    model.encoder.load_state_dict(encoder.state_dict())
-    model.label_tokenizer = tokenizer
-    return model
