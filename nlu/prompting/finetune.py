@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from transformers import get_linear_schedule_with_warmup
 
 from nlu.data.example import Example
 from nlu.errors import ModelError
 from nlu.prompting.prompts import parse_prompt, parse_reply, slot_lines, utterance_text
 from nlu.training.data import IGNORE, BucketBatchSampler
-from nlu.training.loop import TrainerState
+from nlu.training.loop import TrainerState, prepare_run
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +143,7 @@ class GenerativeTask:
     def prepare(self) -> tuple[torch.optim.Optimizer, object, int]:
         """AdamW (no weight decay on norms and biases) and the linear warm-up/decay schedule, handed to
         accelerate; the optimizer steps this process takes."""
-        t, accelerator = self.recipe.training, self.accelerator
+        t = self.recipe.training
         total_steps = t.max_steps or t.epochs * len(self.loader)
         decay, no_decay = [], []
         for param in self.lm.parameters():
@@ -155,13 +153,7 @@ class GenerativeTask:
             [{"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=t.learning_rate,
         )
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
-        self.model, optimizer, self.loader, scheduler = accelerator.prepare(
-            self.model, optimizer, self.loader, scheduler
-        )
-        if t.max_steps:
-            return optimizer, scheduler, math.ceil(total_steps / accelerator.num_processes)
-        return optimizer, scheduler, t.epochs * len(self.loader)
+        return prepare_run(self, optimizer, total_steps)
 
     def save_run_files(self, run_dir: Path) -> None:
         from nlu.training.recipe import dump_recipe

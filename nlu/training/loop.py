@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -112,6 +113,25 @@ class Task(Protocol):
     def save(self, folder: Path, state: TrainerState) -> None: ...
 
     def finish(self, run_dir: Path, state: TrainerState) -> dict: ...
+
+
+def prepare_run(
+    task: Any, optimizer: torch.optim.Optimizer, total_steps: int
+) -> tuple[torch.optim.Optimizer, object, int]:
+    """Hand ``task``'s model and loader, ``optimizer`` and a linear warm-up/decay schedule over ``total_steps``
+    (the training section's ``warmup_ratio``) to the task's accelerator, which replaces the task's ``model`` and
+    ``loader`` with its own. Returns the prepared optimizer, the schedule and the optimizer steps this process
+    takes (``max_steps`` counts batches over all processes: N processes take max_steps / N each)."""
+    from transformers import get_linear_schedule_with_warmup
+
+    t, accelerator = task.recipe.training, task.accelerator
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
+    task.model, optimizer, task.loader, scheduler = accelerator.prepare(
+        task.model, optimizer, task.loader, scheduler
+    )
+    if t.max_steps:
+        return optimizer, scheduler, math.ceil(total_steps / accelerator.num_processes)
+    return optimizer, scheduler, t.epochs * len(task.loader)
 
 
 class _Run:

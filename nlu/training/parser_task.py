@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoTokenizer
 
 from nlu.data.alignment import detect_word_split
 from nlu.data.example import Example
@@ -31,7 +30,7 @@ from nlu.models.backbones import resolve_backbone
 from nlu.rules import ParseRules
 from nlu.training.auxiliary import AuxiliaryTask, MultiTaskModel, pretrain_encoder
 from nlu.training.data import BucketBatchSampler, Collator, count_truncated, encode_examples, warn_truncated
-from nlu.training.loop import TrainerState
+from nlu.training.loop import TrainerState, prepare_run
 from nlu.training.recipe import CodeSwitchSection, LexiconSection, NoiseSection, Recipe, dump_recipe
 
 logger = logging.getLogger(__name__)
@@ -265,16 +264,10 @@ class ParserTask:
         """The optimizer and the linear warm-up/decay schedule over the whole run, everything handed to
         accelerate, and the optimizer steps this process takes (``max_steps`` counts batches over all
         processes: N processes take max_steps / N each)."""
-        t, accelerator = self.recipe.training, self.accelerator
+        t = self.recipe.training
         total_steps = t.max_steps or t.epochs * len(self.loader)
         optimizer = torch.optim.AdamW(parameter_groups(self.model, self.recipe))
-        scheduler = get_linear_schedule_with_warmup(optimizer, int(t.warmup_ratio * total_steps), total_steps)
-        self.model, optimizer, self.loader, scheduler = accelerator.prepare(
-            self.model, optimizer, self.loader, scheduler
-        )
-        if t.max_steps:
-            return optimizer, scheduler, math.ceil(total_steps / accelerator.num_processes)
-        return optimizer, scheduler, t.epochs * len(self.loader)
+        return prepare_run(self, optimizer, total_steps)
 
     def save_run_files(self, run_dir: Path) -> None:
         (run_dir / "recipe.yaml").write_text(dump_recipe(self.recipe), encoding="utf-8")
