@@ -36,21 +36,16 @@ from transformers import initialization as init
 from nlu.data.label_files import label_text, load_label_file
 from nlu.data.labels import LabelVocab
 from nlu.decoding import MASKED
-from nlu.errors import ModelError
 from nlu.models.backbones import build_encoder, load_pretrained_encoder, resolve_backbone
 from nlu.models.zeroshot.configuration_zeroshot import (
-    UNK,
     ZeroShotConfig,
-    check_unseen_bonus,
     slot_types_of,
 )
+from nlu.models.zeroshot.label_set import INITIAL_SCALE, LabelSetMixin, tokenize_label_texts
 from nlu.modules.decoding import joint_output
 from nlu.modules.lexicon_gate import LexiconGate
 from nlu.modules.outputs import JointOutput
 from nlu.modules.pooling import mean_pool
-
-INITIAL_SCALE = 10.0  # temperature 0.1
-MIN_SCALE, MAX_SCALE = 1.0, 100.0
 
 
 def label_texts(config: ZeroShotConfig) -> list[str]:
@@ -63,14 +58,7 @@ def label_texts(config: ZeroShotConfig) -> list[str]:
     return intents + types
 
 
-def tokenize_label_texts(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
-    """Sub-token ids of each text, special tokens included, at most ``max_length`` each."""
-    if not texts:
-        return []
-    return [list(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
-
-
-class ZeroShotForIntentSlot(PreTrainedModel):
+class ZeroShotForIntentSlot(LabelSetMixin, PreTrainedModel):
     config_class = ZeroShotConfig
     base_model_prefix = "nlu_zeroshot"
 
@@ -116,155 +104,19 @@ class ZeroShotForIntentSlot(PreTrainedModel):
             init.xavier_uniform_(module.weight)
             init.zeros_(module.bias)
 
-    # --- the label set -----------------------------------------------------------------------------------------
+    # --- the label set (LabelSetMixin) -----------------------------------------------------------------------
 
-    def _index_labels(self) -> None:
-        """Where each slot vocabulary column comes from, in the concatenation ``[UNK, O, B-scores, I-scores]``
-        that forward computes: ``UNK`` -> 0, ``O`` -> 1, ``B-X`` -> 2 + k, ``I-X`` -> 2 + n + k for the k-th of
-        n slot types. Any vocabulary order works."""
-        types = slot_types_of(self.config.slot_labels)
-        position = {t: k for k, t in enumerate(types)}
-        columns = []
-        for tag in self.config.slot_labels:
-            if tag == UNK:
-                columns.append(0)
-            elif tag == "O":
-                columns.append(1)
-            else:
-                columns.append(2 + position[tag[2:]] + (len(types) if tag.startswith("I-") else 0))
-        self.slot_types = types
-        self._slot_columns = tuple(columns)
-        self._label_batch: tuple[torch.Tensor, torch.Tensor] | None = None
-        # calibrated stacking: the cosine bonus of each intent and slot type, 0 for the trained ones
-        new_intents, new_types = (set(names) for names in self.new_labels())
-        self._intent_bonus = tuple(
-            self.config.unseen_intent_bonus if name in new_intents else 0.0
-            for name in self.config.intent_labels[1:]
-        )
-        self._slot_type_bonus = tuple(self.config.unseen_slot_bonus if t in new_types else 0.0 for t in types)
-        mode = self.config.intent_scoring
-        self._intents_in_encoder_space = mode == "encoder" or (mode == "auto" and bool(new_intents))
+    _label_texts = staticmethod(label_texts)
+    _label_caches = ("intent_label_cache", "slot_type_cache", "intent_text_cache")
 
-    def new_labels(self) -> tuple[list[str], list[str]]:
-        """The intents and slot types of the current label set that training never saw."""
-        trained_intents, trained_types = set(self.config.trained_intents), set(self.config.trained_slot_types)
-        return (
-            [name for name in self.config.intent_labels[1:] if name not in trained_intents],
-            [t for t in slot_types_of(self.config.slot_labels) if t not in trained_types],
-        )
-
-    def set_labels(
-        self,
-        intents: dict[str, str],
-        slot_types: dict[str, str],
-        tokenizer=None,
-        unseen_intent_bonus: float | None = None,
-        unseen_slot_bonus: float | None = None,
-        slot_examples: dict[str, list[str]] | None = None,
-    ) -> None:
-        """Replace the label set. ``intents``: intent name -> description; ``slot_types``: slot type ->
-        description (``""`` for none). The vocabularies become ``["UNK", *intents]`` and ``["UNK", "O", "B-t1",
-        "I-t1", ...]`` in the given order. The weights do not change. ``tokenizer`` (default:
-        ``self.label_tokenizer``) tokenises the new label texts; it must be the backbone's own.
-        ``unseen_intent_bonus``, ``unseen_slot_bonus``: the cosines added to the intents and slot types that
-        training never saw (None: keep the config's). ``slot_examples`` (example values of slot types, as a label
-        file may give them) are not read: this model encodes a label's name and description only, as it was
-        trained; the question-answering model (``zeroshot_qa``) puts them in its questions."""
-        problems = [f"intent {name!r}: reserved name" for name in intents if name == UNK]
-        bonuses = {"unseen_intent_bonus": unseen_intent_bonus, "unseen_slot_bonus": unseen_slot_bonus}
-        for name, value in bonuses.items():
-            try:
-                if value is not None:
-                    check_unseen_bonus(name, value)
-            except ValueError as err:
-                problems.append(str(err))
-        problems += [
-            f"{kind} {name!r}: a name must be a non-empty string and a description a string"
-            for kind, labels in (("intent", intents), ("slot type", slot_types))
-            for name, description in labels.items()
-            if not isinstance(name, str) or not name.strip() or not isinstance(description, str)
-        ]
-        if not intents:
-            problems.append("at least one intent is needed")
-        if problems:
-            raise ValueError("set_labels: " + "; ".join(problems))
-        tokenizer = self._require_tokenizer(tokenizer, "set_labels")
-        self.config.intent_labels = [UNK, *intents]
-        self.config.slot_labels = [UNK, "O", *[f"{p}-{t}" for t in slot_types for p in ("B", "I")]]
-        self.config.intent_descriptions = dict(intents)
-        self.config.slot_descriptions = dict(slot_types)
-        for name, value in bonuses.items():
-            if value is not None:
-                setattr(self.config, name, float(value))
-        self.config.label_token_ids = tokenize_label_texts(
-            tokenizer, label_texts(self.config), self.config.label_max_length
-        )
-        self._index_labels()
-        self._refresh_cache()
-
-    @torch.no_grad()
-    def prepare_labels(self, tokenizer=None) -> None:
-        """Fill the eval-mode cache of label embeddings from the current weights, without gradients; ``eval()``
-        calls it. Given a ``tokenizer``, the label texts are tokenised again first (else the ids kept in the
-        config are used, or ``self.label_tokenizer`` when there are none). Call it again after changing weights
-        in eval mode."""
-        if tokenizer is not None:
-            self.config.label_token_ids = tokenize_label_texts(
-                tokenizer, label_texts(self.config), self.config.label_max_length
-            )
-            self._label_batch = None
-        was_training = self.encoder.training
-        self.encoder.eval()  # no dropout in the cached embeddings
-        try:
-            intents, types, texts = self._encode_labels()
-        finally:
-            self.encoder.train(was_training)
-        self.intent_label_cache, self.slot_type_cache, self.intent_text_cache = intents, types, texts
-
-    def train(self, mode: bool = True) -> ZeroShotForIntentSlot:
-        """Train mode drops the label cache (labels are re-encoded at each step); eval mode fills it."""
-        super().train(mode)
-        if hasattr(self, "_slot_columns"):  # not during __init__
-            self._refresh_cache()
-        return self
-
-    def _refresh_cache(self) -> None:
-        self.intent_label_cache = self.slot_type_cache = self.intent_text_cache = None
-        on_meta = (
-            self.log_logit_scale.device.type == "meta"
-        )  # from_pretrained builds the model before loading
-        can_tokenize = self.config.label_token_ids is not None or self.label_tokenizer is not None
-        if not self.training and not on_meta and can_tokenize:
-            self.prepare_labels()
-
-    def _require_tokenizer(self, tokenizer, needed_by: str):
-        tokenizer = tokenizer if tokenizer is not None else self.label_tokenizer
-        if tokenizer is None:
-            raise ModelError(
-                f"{needed_by} needs the backbone's tokenizer to tokenise label texts: pass tokenizer=..., or "
-                "attach it with model.label_tokenizer = AutoTokenizer.from_pretrained(model_dir)"
-            )
-        return tokenizer
+    def _fill_label_cache(self) -> None:
+        self.intent_label_cache, self.slot_type_cache, self.intent_text_cache = self._encode_labels()
 
     def _label_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The label texts as a right-padded batch: ids and attention mask, (num_label_texts, longest)."""
-        if self.config.label_token_ids is None:
-            tokenizer = self._require_tokenizer(None, "encoding the label texts")
-            self.config.label_token_ids = tokenize_label_texts(
-                tokenizer, label_texts(self.config), self.config.label_max_length
-            )
-            self._label_batch = None
-        device = self.log_logit_scale.device
-        if self._label_batch is None or self._label_batch[0].device != device:
-            rows = self.config.label_token_ids
-            width = max((len(ids) for ids in rows), default=1)
-            pad = getattr(self.encoder.config, "pad_token_id", None) or 0
-            ids = torch.full((len(rows), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for i, row in enumerate(rows):
-                ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-                mask[i, : len(row)] = 1
-            self._label_batch = (ids.to(device), mask.to(device))
+        rows = self._label_token_ids()
+        if self._label_batch is None or self._label_batch[0].device != self.log_logit_scale.device:
+            self._label_batch = self._padded(rows)
         return self._label_batch
 
     def _encode_labels(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -283,10 +135,6 @@ class ZeroShotForIntentSlot(PreTrainedModel):
         return embedded[:num_intents], embedded[num_intents:], texts
 
     # --- forward -----------------------------------------------------------------------------------------------
-
-    def logit_scale(self) -> torch.Tensor:
-        """The inverse temperature that multiplies every cosine, in [1, 100]."""
-        return self.log_logit_scale.exp().clamp(MIN_SCALE, MAX_SCALE)
 
     def forward(
         self,

@@ -37,16 +37,10 @@ from transformers import initialization as init
 from nlu.data.label_files import read_label_file
 from nlu.data.labels import LabelVocab
 from nlu.decoding import MASKED
-from nlu.errors import ModelError
 from nlu.models.backbones import build_encoder
-from nlu.models.zeroshot.configuration_zeroshot import UNK, check_unseen_bonus, slot_types_of
-from nlu.models.zeroshot.modeling_zeroshot import (
-    INITIAL_SCALE,
-    MAX_SCALE,
-    MIN_SCALE,
-    build_label_reader,
-    tokenize_label_texts,
-)
+from nlu.models.zeroshot.configuration_zeroshot import UNK, slot_types_of
+from nlu.models.zeroshot.label_set import INITIAL_SCALE, LabelSetMixin
+from nlu.models.zeroshot.modeling_zeroshot import build_label_reader
 from nlu.models.zeroshot_qa.configuration_zeroshot_qa import ZeroShotQAConfig, check_slot_examples
 from nlu.models.zeroshot_qa.questions import (
     ANSWER_B,
@@ -62,7 +56,7 @@ from nlu.modules.outputs import JointOutput
 from nlu.modules.pooling import mean_pool
 
 
-class ZeroShotQAForIntentSlot(PreTrainedModel):
+class ZeroShotQAForIntentSlot(LabelSetMixin, PreTrainedModel):
     config_class = ZeroShotQAConfig
     base_model_prefix = "nlu_zeroshot_qa"
 
@@ -100,163 +94,30 @@ class ZeroShotQAForIntentSlot(PreTrainedModel):
             init.xavier_uniform_(module.weight)
             init.zeros_(module.bias)
 
-    # --- the label set -----------------------------------------------------------------------------------------
+    # --- the label set (LabelSetMixin) -----------------------------------------------------------------------
 
-    def _index_labels(self) -> None:
-        """Where each slot vocabulary column comes from in ``[UNK, O, B- of each type, I- of each type]`` (any
-        vocabulary order works), the slot type of each tag (-1 for ``UNK`` and ``O``), and each type's bonus."""
-        types = slot_types_of(self.config.slot_labels)
-        position = {t: k for k, t in enumerate(types)}
-        columns, tag_types = [], []
-        for tag in self.config.slot_labels:
-            if tag in (UNK, "O"):
-                columns.append(0 if tag == UNK else 1)
-                tag_types.append(-1)
-            else:
-                columns.append(2 + position[tag[2:]] + (len(types) if tag.startswith("I-") else 0))
-                tag_types.append(position[tag[2:]])
-        self.slot_types = types
-        self._slot_columns = tuple(columns)
-        self._tag_types = tuple(tag_types)
-        self._tag_inside = tuple(tag.startswith("I-") for tag in self.config.slot_labels)
-        self._label_batch: tuple[torch.Tensor, torch.Tensor] | None = None
-        new_intents, new_types = (set(names) for names in self.new_labels())
-        self._intent_bonus = tuple(
-            self.config.unseen_intent_bonus if name in new_intents else 0.0
-            for name in self.config.intent_labels[1:]
+    _label_texts = staticmethod(label_texts)
+    _label_caches = ("intent_label_cache", "intent_text_cache")
+
+    def _index_more(self, types: list[str], position: dict[str, int]) -> None:
+        """The slot type of each tag (-1 for ``UNK`` and ``O``) and whether it is an ``I-`` tag; the questions
+        are built again."""
+        self._tag_types = tuple(
+            position[tag[2:]] if tag not in (UNK, "O") else -1 for tag in self.config.slot_labels
         )
-        self._slot_type_bonus = tuple(self.config.unseen_slot_bonus if t in new_types else 0.0 for t in types)
-        mode = self.config.intent_scoring
-        self._intents_in_encoder_space = mode == "encoder" or (mode == "auto" and bool(new_intents))
+        self._tag_inside = tuple(tag.startswith("I-") for tag in self.config.slot_labels)
         self.question_ids = self.question_lengths = None
 
-    def new_labels(self) -> tuple[list[str], list[str]]:
-        """The intents and slot types of the current label set that training never saw."""
-        trained_intents, trained_types = set(self.config.trained_intents), set(self.config.trained_slot_types)
-        return (
-            [name for name in self.config.intent_labels[1:] if name not in trained_intents],
-            [t for t in slot_types_of(self.config.slot_labels) if t not in trained_types],
-        )
+    def _slot_examples_of(self, slot_examples: dict | None, slot_types: list[str]) -> dict:
+        return check_slot_examples(slot_examples, slot_types)
 
-    def set_labels(
-        self,
-        intents: dict[str, str],
-        slot_types: dict[str, str],
-        tokenizer=None,
-        unseen_intent_bonus: float | None = None,
-        unseen_slot_bonus: float | None = None,
-        slot_examples: dict[str, list[str]] | None = None,
-    ) -> None:
-        """Replace the label set. ``intents``: intent name -> description; ``slot_types``: slot type ->
-        description (``""`` for none); ``slot_examples``: slot type -> example values (None: no type has any).
-        The vocabularies become ``["UNK", *intents]`` and ``["UNK", "O", "B-t1", "I-t1", ...]`` in the given
-        order; the weights do not change. ``tokenizer`` (default: ``self.label_tokenizer``) tokenises the new
-        label texts and questions; it must be the backbone's own. ``unseen_intent_bonus``: the cosine added to
-        intents training never saw; ``unseen_slot_bonus``: the log-odds added to the slot types training never
-        saw (None: keep the config's)."""
-        problems = [f"intent {name!r}: reserved name" for name in intents if name == UNK]
-        bonuses = {"unseen_intent_bonus": unseen_intent_bonus, "unseen_slot_bonus": unseen_slot_bonus}
-        for name, value in bonuses.items():
-            try:
-                if value is not None:
-                    check_unseen_bonus(name, value)
-            except ValueError as err:
-                problems.append(str(err))
-        problems += [
-            f"{kind} {name!r}: a name must be a non-empty string and a description a string"
-            for kind, labels in (("intent", intents), ("slot type", slot_types))
-            for name, description in labels.items()
-            if not isinstance(name, str) or not name.strip() or not isinstance(description, str)
-        ]
-        if not intents:
-            problems.append("at least one intent is needed")
-        try:
-            examples = check_slot_examples(slot_examples, list(slot_types))
-        except ValueError as err:
-            problems.append(str(err))
-        if problems:
-            raise ValueError("set_labels: " + "; ".join(problems))
-        tokenizer = self._require_tokenizer(tokenizer, "set_labels")
-        self.config.intent_labels = [UNK, *intents]
-        self.config.slot_labels = [UNK, "O", *[f"{p}-{t}" for t in slot_types for p in ("B", "I")]]
-        self.config.intent_descriptions = dict(intents)
-        self.config.slot_descriptions = dict(slot_types)
-        self.config.slot_examples = examples
-        for name, value in bonuses.items():
-            if value is not None:
-                setattr(self.config, name, float(value))
-        self.config.label_token_ids = tokenize_label_texts(
-            tokenizer, label_texts(self.config), self.config.label_max_length
-        )
-        self._index_labels()
-        self._refresh_cache()
-
-    @torch.no_grad()
-    def prepare_labels(self, tokenizer=None) -> None:
-        """Encode the intents' label texts once into the eval-mode cache (``tokenizer``: tokenise the label texts
-        and questions again first). Called by ``eval()``; call it again after changing weights in eval mode."""
-        if tokenizer is not None:
-            self.config.label_token_ids = tokenize_label_texts(
-                tokenizer, label_texts(self.config), self.config.label_max_length
-            )
-            self._index_labels()
-        was_training = self.encoder.training
-        self.encoder.eval()  # no dropout in the cached embeddings
-        try:
-            self.intent_label_cache, self.intent_text_cache = self._encode_intents()
-        finally:
-            self.encoder.train(was_training)
+    def _fill_label_cache(self) -> None:
+        self.intent_label_cache, self.intent_text_cache = self._encode_intents()
         self._questions()  # built here, not while an export traces forward
-
-    def train(self, mode: bool = True) -> ZeroShotQAForIntentSlot:
-        """Train mode drops the intent cache (intents are re-encoded at each step); eval mode fills it."""
-        super().train(mode)
-        if hasattr(self, "_slot_columns"):  # not during __init__
-            self._refresh_cache()
-        return self
-
-    def _refresh_cache(self) -> None:
-        self.intent_label_cache = self.intent_text_cache = None
-        on_meta = self.log_logit_scale.device.type == "meta"  # from_pretrained builds before loading
-        can_tokenize = self.config.label_token_ids is not None or self.label_tokenizer is not None
-        if not self.training and not on_meta and can_tokenize:
-            self.prepare_labels()
-
-    def _require_tokenizer(self, tokenizer, needed_by: str):
-        tokenizer = tokenizer if tokenizer is not None else self.label_tokenizer
-        if tokenizer is None:
-            raise ModelError(
-                f"{needed_by} needs the backbone's tokenizer to tokenise label texts: pass tokenizer=..., or "
-                "attach it with model.label_tokenizer = AutoTokenizer.from_pretrained(model_dir)"
-            )
-        return tokenizer
-
-    def _token_ids(self) -> list[list[int]]:
-        if self.config.label_token_ids is None:
-            tokenizer = self._require_tokenizer(None, "encoding the label texts")
-            self.config.label_token_ids = tokenize_label_texts(
-                tokenizer, label_texts(self.config), self.config.label_max_length
-            )
-            self._label_batch = None
-        return self.config.label_token_ids
-
-    def _padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sub-token id lists -> right-padded ids and mask, (rows, longest), on the model's device."""
-        width = max((len(ids) for ids in rows), default=1)
-        ids = torch.full((len(rows), width), self._pad_id(), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            mask[i, : len(row)] = 1
-        device = self.log_logit_scale.device
-        return ids.to(device), mask.to(device)
-
-    def _pad_id(self) -> int:
-        return getattr(self.encoder.config, "pad_token_id", None) or 0
 
     def _intent_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The intents' label texts as a right-padded batch: ids and mask, (num_intents - 1, longest)."""
-        rows = self._token_ids()[: len(self.config.intent_labels) - 1]
+        rows = self._label_token_ids()[: len(self.config.intent_labels) - 1]
         device = self.log_logit_scale.device
         if self._label_batch is None or self._label_batch[0].device != device:
             self._label_batch = self._padded(rows)
@@ -266,7 +127,7 @@ class ZeroShotQAForIntentSlot(PreTrainedModel):
         """The slot types' questions: right-padded sub-token ids (num_types, longest) and lengths (num_types,)."""
         device = self.log_logit_scale.device
         if self.question_ids is None or self.question_ids.device != device:
-            rows = self._token_ids()[len(self.config.intent_labels) - 1 :]
+            rows = self._label_token_ids()[len(self.config.intent_labels) - 1 :]
             ids, mask = self._padded(rows)
             self.question_ids, self.question_lengths = ids, mask.sum(1)
         return self.question_ids, self.question_lengths
@@ -285,10 +146,6 @@ class ZeroShotQAForIntentSlot(PreTrainedModel):
         return projected, nn.functional.normalize(pooled, dim=-1)
 
     # --- forward -----------------------------------------------------------------------------------------------
-
-    def logit_scale(self) -> torch.Tensor:
-        """The inverse temperature that multiplies every intent cosine, in [1, 100]."""
-        return self.log_logit_scale.exp().clamp(MIN_SCALE, MAX_SCALE)
 
     def forward(
         self,
