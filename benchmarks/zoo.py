@@ -36,6 +36,7 @@ MODEL_NAMES = {
     "jointbert_crf_small": "JointBERT+CRF, 3 of 6 layers, distilled from the 6-layer model",
     "jointbert_crf_mpnet": "JointBERT+CRF, MPNet-base (109.5M)",
     "jointbert_crf_distilled": "JointBERT+CRF, distilled from MPNet-base, typed-text copies",
+    "jointbert_crf_distilled_seeds": "JointBERT+CRF, distilled from five MiniLM models, typed-text copies",
     # trained on all of SNIPS here (its trained domains' slot F1); benchmarks.zeroshot trains it across domains
     "zeroshot_qa": "zero-shot slot types as questions (Yu et al. 2021)",
 }
