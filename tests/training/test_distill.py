@@ -97,3 +97,24 @@ def test_a_missing_teacher_names_the_key(tmp_path, tiny_backbone):
         RecipeError, match=r"training.distillation.teachers\[0\]: .*no-teacher: no trained model"
     ):
         train(recipe, output_dir=tmp_path / "run")
+
+
+def test_an_ensemble_of_teachers_averages_their_distributions(tmp_path, tiny_backbone, teacher):
+    from nlu.data.demo import DEMO_DIR
+    from nlu.data.formats import read_examples
+    from nlu.models import load_model
+    from nlu.training.distill import teacher_targets
+
+    recipe = write_recipe(
+        tmp_path / "recipe.yaml", tiny_backbone, training={"max_steps": 20, "learning_rate": 1e-2, "seed": 11}
+    )
+    other = train(recipe, output_dir=tmp_path / "other").best_model_dir
+    examples = read_examples(DEMO_DIR / "dev.jsonl")[:12]
+    config = load_model(teacher).config
+    labels = (config.intent_labels, config.slot_labels)
+    one, two = (teacher_targets([t], examples, *labels, 2.0) for t in (teacher, other))
+    both = teacher_targets([teacher, other], examples, *labels, 2.0)
+    assert not np.allclose(one.intents, two.intents)  # two different teachers
+    assert np.allclose(both.intents, (one.intents + two.intents) / 2, atol=1e-6)
+    for a, b, mean in zip(one.tags, two.tags, both.tags, strict=True):
+        assert np.allclose(mean, (a + b) / 2, atol=1e-6) and np.allclose(mean.sum(-1), 1.0, atol=1e-4)
