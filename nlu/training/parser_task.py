@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,23 +166,41 @@ def load_auxiliary_tasks(sections: list, tokenizer, max_length: int) -> list[Aux
 
 def parameter_groups(model: torch.nn.Module, recipe: Recipe) -> list[dict]:
     """AdamW's groups: no weight decay on biases and LayerNorm; heads (and CRF) may learn faster than the
-    encoder (``training.head_learning_rate``)."""
+    encoder (``training.head_learning_rate``), and lower encoder layers slower than upper ones
+    (``training.layer_lr_decay``)."""
     t = recipe.training
-    groups: dict[tuple[bool, bool], list] = {}
+    groups: dict[tuple[bool, bool, int], list] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         is_head = not name.startswith(("encoder.", "main.encoder."))  # main.: inside a MultiTaskModel
         no_decay = param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
-        groups.setdefault((is_head, no_decay), []).append(param)
+        steps_down = 0 if is_head or t.layer_lr_decay == 1.0 else _layers_below_the_top(model, name)
+        groups.setdefault((is_head, no_decay, steps_down), []).append(param)
     return [
         {
             "params": params,
-            "lr": (t.head_learning_rate or t.learning_rate) if is_head else t.learning_rate,
+            "lr": (t.head_learning_rate or t.learning_rate)
+            if is_head
+            else t.learning_rate * t.layer_lr_decay**steps_down,
             "weight_decay": 0.0 if no_decay else t.weight_decay,
         }
-        for (is_head, no_decay), params in sorted(groups.items())
+        for (is_head, no_decay, steps_down), params in sorted(groups.items())
     ]
+
+
+_LAYER_INDEX = re.compile(r"\.layers?\.(\d+)\.")
+
+
+def _layers_below_the_top(model: torch.nn.Module, name: str) -> int:
+    """How many decay steps an encoder parameter is below the heads: L + 1 - k for layer k (1-based) of L, L + 1
+    for the embeddings, 1 for what sits above the layers (a pooler, a final norm): ELECTRA's depths."""
+    encoder = model.main.encoder if name.startswith("main.") else model.encoder
+    num_layers = encoder.config.num_hidden_layers
+    match = _LAYER_INDEX.search(name)
+    if match:
+        return num_layers - int(match.group(1))
+    return num_layers + 1 if "embed" in name else 1
 
 
 class ParserTask:

@@ -174,6 +174,13 @@ class TrainingSection(Section):
     head_learning_rate: float | None = Field(
         None, gt=0.0, description="for the heads and CRF; default: learning_rate"
     )
+    layer_lr_decay: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="layer-wise learning-rate decay: encoder layer k of L learns at learning_rate x decay^(L + 1 "
+        "- k), the embeddings at decay^(L + 1) (Clark et al. 2020); 1.0 = off",
+    )
     weight_decay: float = Field(0.01, ge=0.0)
     warmup_ratio: float = Field(0.1, ge=0.0, le=1.0)
     max_grad_norm: float = Field(1.0, gt=0.0)
