@@ -39,7 +39,9 @@ def test_each_layer_learns_at_its_depths_rate(tmp_path, tiny_backbone):
         elif "embeddings" in name:
             assert lr == pytest.approx(1e-3 * 0.5 ** (layers + 1)), name
     top = f"encoder.encoder.layer.{layers - 1}.output.dense.weight"
-    assert rates[top] == pytest.approx(5e-4) and rates["encoder.embeddings.word_embeddings.weight"] < rates[top]
+    assert (
+        rates[top] == pytest.approx(5e-4) and rates["encoder.embeddings.word_embeddings.weight"] < rates[top]
+    )
 
 
 def test_off_by_default_with_the_groups_of_before(tmp_path, tiny_backbone):
