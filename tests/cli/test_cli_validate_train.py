@@ -39,7 +39,8 @@ NEED_A_TEACHER = {REPO / "recipes" / ds / "jointbert_crf_distilled.yaml" for ds 
     REPO
     / "recipes"
     / "atis"
-    / "jointbert_crf_small.yaml"  # started from and distilled from the 6-layer model
+    / "jointbert_crf_small.yaml",  # started from and distilled from the 6-layer model
+    REPO / "recipes" / "atis" / "jointbert_crf_distilled_seeds.yaml",  # the benchmark's seed-1 runs teach it
 }
 
 
@@ -56,6 +57,7 @@ def test_validate_ok(monkeypatch, capsys):
     )
     assert "training.distillation.teachers[0]: runs/atis-jointbert_crf_mpnet/best: no trained model" in stderr
     assert "model.init_from: runs/atis-jointbert_crf/best: no trained model there" in stderr
+    assert "teachers[4]: runs/benchmark/atis-contextual-seed3/best: no trained model there" in stderr
 
 
 def test_validate_checks_that_the_data_resolves(tmp_path, monkeypatch, capsys):
